@@ -1,0 +1,159 @@
+"""Bit-exact models of the integer MAC units and the decompression-free GEMM.
+
+All integer MACs share one accumulator (``Accumulator``): ``acc_width`` bits two's complement (default 32),
+**wrapping** on overflow. Wrapping is what an ``int32`` GEMM does, keeps the sum independent of the order of
+the terms, and costs no extra logic. Per cycle, with enable ``en`` and ``load``::
+
+    if en:  acc <= (0 if load else acc) + product      (mod 2**acc_width)
+
+and the synchronous reset sets ``acc`` to 0. ``load`` starts a new dot product without a bubble.
+
+Products (the arithmetic that each unit implements):
+
+* ``dfree_product``      decompression-free: ``(ca * cw) << (fa + fw)`` from a sign-magnitude
+                         ``(Ka-1) x (Kw-1)`` unsigned multiply, sign XOR, one barrel shift by ``fa + fw``.
+* ``conventional_product`` decompress both operands (``c << f``), then the base-width multiply (16x8).
+* ``int_product``        plain two's complement multiply on base data (INT 8x8, INT 16x8).
+"""
+
+import numpy as np
+
+from ._validate import check_int_array, check_int_param
+from .sdr import SDRTensor, decompress
+
+__all__ = [
+    "ACC_WIDTH", "wrap", "Accumulator", "accumulate", "dfree_product", "conventional_product",
+    "int_product", "check_codes", "gemm_dfree", "gemm_reference", "dot_dfree",
+]
+
+ACC_WIDTH = 32
+
+
+def wrap(x, width=ACC_WIDTH):
+    """Two's complement wrap of (int64 or Python) integers to ``width`` bits."""
+    width = check_int_param("acc_width", width, 2, 62)
+    x = np.asarray(x, dtype=np.int64)
+    m = np.int64(1) << width
+    return ((x + (m >> 1)) & (m - 1)) - (m >> 1)
+
+
+class Accumulator:
+    """Scalar reference of the shared accumulator, one ``step`` per clock."""
+
+    def __init__(self, width=ACC_WIDTH):
+        self.width = check_int_param("acc_width", width, 2, 62)
+        self.value = 0
+
+    def reset(self):
+        self.value = 0
+
+    def step(self, product, en=True, load=False):
+        if en:
+            self.value = int(wrap((0 if load else self.value) + int(product), self.width))
+        return self.value
+
+
+def accumulate(products, load=None, en=None, width=ACC_WIDTH, init=0):
+    """Accumulator value after each cycle for a stream of products (vectorized ``Accumulator.step``)."""
+    p = np.asarray(products, dtype=np.int64).reshape(-1)
+    n = p.size
+    en = np.ones(n, bool) if en is None else np.asarray(en, bool).reshape(-1)
+    load = np.zeros(n, bool) if load is None else np.asarray(load, bool).reshape(-1)
+    if en.size != n or load.size != n:
+        raise ValueError(f"products, load and en must have one entry per cycle: {n}, {load.size}, {en.size}")
+    # Wrapping is modular, so summing exactly in int64 and wrapping each prefix is the same as wrapping
+    # every step. Products are < 2**40 and streams shorter than 2**22 keep the int64 sums exact.
+    if n and np.abs(p).max() >= (1 << 40) or n >= (1 << 22):
+        raise ValueError("stream too long or products too wide for the vectorized accumulator model")
+    contrib = np.where(en, p, 0)
+    csum = np.cumsum(contrib)
+    start = en & load
+    idx = np.where(start, np.arange(n), -1)
+    last = np.maximum.accumulate(idx) if n else idx
+    base = np.where(last >= 0, csum[np.maximum(last, 0)] - contrib[np.maximum(last, 0)], -int(init))
+    return wrap(csum - base, width)
+
+
+def check_codes(name, codes, flags, fmt):
+    """Validate compressed operands: codes within ``+-max_code``, flags within ``[0, max_flag]``."""
+    codes = check_int_array(name + " codes", codes, fmt.kept_bits)
+    if codes.size and np.abs(codes.astype(np.int32)).max() > fmt.max_code:
+        raise ValueError(f"{name} codes must be within +-{fmt.max_code} (sign-magnitude, {fmt.kept_bits} bits), "
+                         f"got {int(codes.min())}..{int(codes.max())}")
+    flags = np.asarray(flags)
+    if flags.dtype.kind not in "iu":
+        raise TypeError(f"{name} flags must be an integer array, not dtype {flags.dtype}")
+    if flags.size and (flags.min() < 0 or flags.max() > fmt.max_flag):
+        raise ValueError(f"{name} flags must be in [0, {fmt.max_flag}], got {int(flags.min())}..{int(flags.max())}")
+    return codes.astype(np.int64), flags.astype(np.int64)
+
+
+def dfree_product(ca, fa, cw, fw, fmt_a, fmt_w):
+    """Decompression-free product: ``sign(ca^cw) * ((|ca|*|cw|) << (fa + fw))``."""
+    ca, fa = check_codes("a", ca, fa, fmt_a)
+    cw, fw = check_codes("w", cw, fw, fmt_w)
+    mag = (np.abs(ca) * np.abs(cw)) << (fa + fw)
+    return np.where((ca < 0) ^ (cw < 0), -mag, mag)
+
+
+def conventional_product(ca, fa, cw, fw, fmt_a, fmt_w):
+    """Conventional path: decompress both operands, multiply at base width."""
+    ca, fa = check_codes("a", ca, fa, fmt_a)
+    cw, fw = check_codes("w", cw, fw, fmt_w)
+    return (ca << fa) * (cw << fw)
+
+
+def int_product(a, b, a_bits, b_bits):
+    """Two's complement ``a_bits x b_bits`` product (INT 16x8, INT 8x8)."""
+    a = check_int_array("a", a, a_bits).astype(np.int64)
+    b = check_int_array("b", b, b_bits).astype(np.int64)
+    return a * b
+
+
+def _check_gemm_operand(name, t):
+    if not isinstance(t, SDRTensor):
+        raise TypeError(f"{name} must be an SDRTensor, not {type(t).__name__}")
+    if t.codes.ndim != 2 or t.axis != 1:
+        raise ValueError(f"{name} must be 2-D and grouped along its last axis (the reduction axis K), "
+                         f"got shape {t.codes.shape} grouped along axis {t.axis}")
+
+
+def gemm_dfree(a, w, acc_width=ACC_WIDTH):
+    """``Y[m, n] = sum_k A[m, k] * W[n, k]`` computed decompression-free, one group of K at a time.
+
+    ``a`` (M x K) and ``w`` (N x K) are compressed along K with the same group size, so each group's
+    partial sum of 4-bit products is shifted once by ``fa[m, j] + fw[n, j]``. Result wrapped to
+    ``acc_width`` bits (int64 array).
+    """
+    _check_gemm_operand("a", a)
+    _check_gemm_operand("w", w)
+    if a.shape[1] != w.shape[1]:
+        raise ValueError(f"reduction lengths differ: a is {a.shape}, w is {w.shape} (expected a: M x K, w: N x K)")
+    if a.fmt.group_size != w.fmt.group_size:
+        raise ValueError(f"group sizes differ: a uses {a.fmt.group_size}, w uses {w.fmt.group_size}")
+    g = a.fmt.group_size
+    groups = a.shape[1] // g
+    ca = a.codes.astype(np.float64).reshape(a.shape[0], groups, g)
+    cw = w.codes.astype(np.float64).reshape(w.shape[0], groups, g)
+    # 4-bit partial sums are < 2**53, so float64 BLAS is exact here.
+    partial = np.einsum("mjk,njk->jmn", ca, cw, optimize=True).astype(np.int64)
+    shift = a.flags.astype(np.int64).T[:, :, None] + w.flags.astype(np.int64).T[:, None, :]
+    return wrap((partial << shift).sum(axis=0), acc_width)
+
+
+def gemm_reference(a, w, acc_width=ACC_WIDTH):
+    """Decompress both operands, exact integer matmul, wrap: what ``gemm_dfree`` must equal."""
+    _check_gemm_operand("a", a)
+    _check_gemm_operand("w", w)
+    if a.shape[1] != w.shape[1]:
+        raise ValueError(f"reduction lengths differ: a is {a.shape}, w is {w.shape} (expected a: M x K, w: N x K)")
+    da = decompress(a).astype(np.int64)
+    dw = decompress(w).astype(np.int64)
+    return wrap(da @ dw.T, acc_width)
+
+
+def dot_dfree(ca, fa, cw, fw, fmt_a, fmt_w, acc_width=ACC_WIDTH):
+    """One dot product of an element stream through the decompression-free MAC (final accumulator)."""
+    p = dfree_product(ca, fa, cw, fw, fmt_a, fmt_w)
+    return int(wrap(p.sum(), acc_width))
+
