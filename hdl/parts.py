@@ -1,0 +1,136 @@
+"""Building blocks shared by the MAC units.
+
+Each block is its own module in the netlist, so synthesis can report the paper's Table 5 breakdown
+(multiplier, shifters, registers + accumulator) from the hierarchy. All are combinational except
+``Accumulator``.
+"""
+
+import operator
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["SignMag", "check_width", "SignMagMultiplier", "IntMultiplier", "BarrelShifter", "Accumulator"]
+
+
+def check_width(name, value, lo, hi):
+    """Validate an integer parameter; the message names the value and the range."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, not {value!r}") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], not {value}")
+    return value
+
+
+class SignMag(data.StructLayout):
+    """A razored element: ``mag`` (``n`` bits, LSBs) then ``sign`` (MSB), i.e. the word ``sign << n | mag``."""
+
+    def __init__(self, mag_bits):
+        super().__init__({"mag": unsigned(mag_bits), "sign": unsigned(1)})
+
+
+class SignMagMultiplier(wiring.Component):
+    """``a_bits x b_bits`` unsigned magnitude multiplier with the sign as the XOR of the operand signs.
+
+    Members: ``a``, ``b`` : In(SignMag); ``mag`` : Out(unsigned(a_bits + b_bits)); ``neg`` : Out(1).
+    """
+
+    def __init__(self, a_bits, b_bits):
+        self.a_bits = check_width("a_bits", a_bits, 1, 16)
+        self.b_bits = check_width("b_bits", b_bits, 1, 16)
+        super().__init__({
+            "a": In(SignMag(a_bits)), "b": In(SignMag(b_bits)),
+            "mag": Out(unsigned(a_bits + b_bits)), "neg": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [self.mag.eq(self.a.mag * self.b.mag), self.neg.eq(self.a.sign ^ self.b.sign)]
+        return m
+
+
+class IntMultiplier(wiring.Component):
+    """Two's complement ``a_bits x b_bits`` multiplier. Members: ``a``, ``b`` : In(signed); ``p`` : Out(signed)."""
+
+    def __init__(self, a_bits, b_bits):
+        self.a_bits = check_width("a_bits", a_bits, 2, 32)
+        self.b_bits = check_width("b_bits", b_bits, 2, 32)
+        super().__init__({"a": In(signed(a_bits)), "b": In(signed(b_bits)), "p": Out(signed(a_bits + b_bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.p.eq(self.a * self.b)
+        return m
+
+
+class BarrelShifter(wiring.Component):
+    """Logarithmic left shifter: ``o = i << amount`` for ``amount`` in ``[0, max_shift]``.
+
+    Built as ``ceil(log2(max_shift + 1))`` mux stages, one per bit of ``amount``; the output is wide enough
+    for the largest shift, so nothing is lost. Members: ``i`` : In(width); ``amount`` : In(...);
+    ``o`` : Out(width + max_shift).
+    """
+
+    def __init__(self, width, max_shift):
+        self.width = check_width("width", width, 1, 64)
+        self.max_shift = check_width("max_shift", max_shift, 0, 64)
+        super().__init__({
+            "i": In(unsigned(width)), "amount": In(unsigned(max(1, max_shift.bit_length()))),
+            "o": Out(unsigned(width + max_shift)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        stage = self.i
+        for k in range(len(self.amount)):
+            step = 1 << k
+            nxt = Signal(unsigned(min(len(stage) + step, len(self.o))), name=f"stage{k}")
+            m.d.comb += nxt.eq(Mux(self.amount[k], stage << step, stage))
+            stage = nxt
+        m.d.comb += self.o.eq(stage)
+        return m
+
+
+class Accumulator(wiring.Component):
+    """The accumulator shared by every integer MAC (see docs/number-formats.md).
+
+    ``if en: acc <= (0 if load else acc) + (neg ? -product : product)`` modulo ``2**acc_width``; the
+    domain's synchronous reset clears ``acc``. One result per cycle, latency 1.
+
+    Parameters: ``product_width``; ``acc_width`` (default 32); ``sign_magnitude``: the product arrives as an
+    unsigned magnitude plus ``neg`` (decompression-free MAC) instead of a signed value.
+    Members: ``product`` : In(signed or unsigned(product_width)); ``neg`` : In(1) (sign-magnitude only);
+    ``en``, ``load`` : In(1); ``acc`` : Out(signed(acc_width)).
+    """
+
+    def __init__(self, product_width, acc_width=32, *, sign_magnitude=False):
+        self.product_width = check_width("product_width", product_width, 1, 64)
+        self.acc_width = check_width("acc_width", acc_width, 2, 64)
+        self.sign_magnitude = bool(sign_magnitude)
+        sig = {"product": In((unsigned if sign_magnitude else signed)(product_width)),
+               "en": In(1), "load": In(1), "acc": Out(signed(acc_width))}
+        if sign_magnitude:
+            sig["neg"] = In(1)
+        super().__init__(sig)
+
+    def elaborate(self, platform):
+        m = Module()
+        base = Mux(self.load, 0, self.acc)
+        if self.sign_magnitude:
+            # acc - p == acc + ~p + 1: one adder with the sign as carry-in.
+            p = Signal(signed(self.acc_width))
+            m.d.comb += p.eq(self.product)
+            addend = Signal(signed(self.acc_width))
+            m.d.comb += addend.eq(Mux(self.neg, ~p, p))
+            total = base + addend + self.neg
+        else:
+            total = base + self.product
+        with m.If(self.en):
+            m.d.sync += self.acc.eq(total[:self.acc_width])
+        return m
+

@@ -1,0 +1,40 @@
+"""SDR decoder (decompression): one razored element and its group's flag back to the base integer."""
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .parts import BarrelShifter, SignMag, check_width
+
+__all__ = ["SDRDecoder"]
+
+
+class SDRDecoder(wiring.Component):
+    """``value = (-1)**sign * (mag << flag)`` as a ``base_bits`` two's complement integer. Combinational.
+
+    The shift is a ``BarrelShifter`` (the "additional shifters" of the conventional path, paper Fig. 3 top).
+    Bit-exact with ``golden.decompress`` for every legal code and flag (``flag <= base_bits - kept_bits``).
+
+    Parameters: ``base_bits`` (3..16), ``kept_bits`` (2..8). Members: ``code`` : In(SignMag(kept_bits - 1));
+    ``flag`` : In(4); ``value`` : Out(signed(base_bits)).
+    """
+
+    def __init__(self, *, base_bits=16, kept_bits=4):
+        self.base_bits = check_width("base_bits", base_bits, 3, 16)
+        self.kept_bits = check_width("kept_bits", kept_bits, 2, 8)
+        if kept_bits > base_bits:
+            raise ValueError(f"kept_bits must be at most base_bits={base_bits}, not {kept_bits}")
+        super().__init__({"code": In(SignMag(kept_bits - 1)), "flag": In(4), "value": Out(signed(base_bits))})
+
+    @property
+    def max_flag(self):
+        return self.base_bits - self.kept_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.shifter = sh = BarrelShifter(self.kept_bits - 1, self.max_flag)
+        m.d.comb += [sh.i.eq(self.code.mag), sh.amount.eq(self.flag)]
+        mag = Signal(signed(self.base_bits))
+        m.d.comb += mag.eq(sh.o)
+        m.d.comb += self.value.eq(Mux(self.code.sign, -mag, mag))
+        return m

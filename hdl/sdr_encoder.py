@@ -1,0 +1,111 @@
+"""SDR encoder: a group of base integers in, razored sign-magnitude elements and the group's flag out."""
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .parts import SignMag, check_width
+
+__all__ = ["SDREncoder", "FLAG_BITS"]
+
+FLAG_BITS = 4
+
+
+def _or_tree(m, values, name):
+    """Balanced OR tree (depth ceil(log2(len))) over ``values``."""
+    level = 0
+    while len(values) > 1:
+        nxt = []
+        for i in range(0, len(values) - 1, 2):
+            s = Signal.like(values[i], name=f"{name}_l{level}_{i // 2}")
+            m.d.comb += s.eq(values[i] | values[i + 1])
+            nxt.append(s)
+        if len(values) % 2:
+            nxt.append(values[-1])
+        values, level = nxt, level + 1
+    return values[0]
+
+
+class SDREncoder(wiring.Component):
+    """Significant data razoring of one group per cycle.
+
+    For the ``group_size`` base integers of ``x`` (``base_bits`` two's complement): saturate the most
+    negative value, take magnitudes, OR them in a balanced tree, find the leading one ``p``, set
+    ``flag = max(0, p + 1 - n)`` with ``n = kept_bits - 1``, keep ``n`` magnitude bits from the razoring point
+    and round to nearest on the first dropped bit, except when the kept bits are all ones (overflow guard:
+    floor). A magnitude rounded to 0 gets sign 0. Bit-exact with ``golden.compress``.
+
+    Throughput one group per cycle. Latency 0 (combinational) or 1 with ``pipeline=True`` (outputs
+    registered, ``o_valid`` follows ``i_valid``).
+
+    Parameters: ``group_size`` (power of two, 1..128), ``base_bits`` (3..16), ``kept_bits`` (2..8, at most
+    ``base_bits``), ``pipeline`` (bool).
+
+    Members: ``x`` : In(ArrayLayout(signed(base_bits), group_size)); ``i_valid`` : In(1);
+    ``codes`` : Out(ArrayLayout(SignMag(kept_bits - 1), group_size)); ``flag`` : Out(4); ``o_valid`` : Out(1).
+
+    Raises ``ValueError``/``TypeError`` naming the offending parameter value.
+    """
+
+    def __init__(self, *, group_size=16, base_bits=16, kept_bits=4, pipeline=False):
+        self.group_size = check_width("group_size", group_size, 1, 128)
+        if group_size & (group_size - 1):
+            raise ValueError(f"group_size must be a power of two, not {group_size}")
+        self.base_bits = check_width("base_bits", base_bits, 3, 16)
+        self.kept_bits = check_width("kept_bits", kept_bits, 2, 8)
+        if kept_bits > base_bits:
+            raise ValueError(f"kept_bits must be at most base_bits={base_bits}, not {kept_bits}")
+        self.pipeline = bool(pipeline)
+        self.mag_bits = kept_bits - 1
+        super().__init__({
+            "x": In(data.ArrayLayout(signed(base_bits), group_size)),
+            "i_valid": In(1),
+            "codes": Out(data.ArrayLayout(SignMag(self.mag_bits), group_size)),
+            "flag": Out(FLAG_BITS),
+            "o_valid": Out(1),
+        })
+
+    @property
+    def latency(self):
+        return 1 if self.pipeline else 0
+
+    @property
+    def max_flag(self):
+        return self.base_bits - self.kept_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        B, n, g = self.base_bits, self.mag_bits, self.group_size
+        mags, negs = [], []
+        for i in range(g):
+            x = self.x[i]
+            neg = x[B - 1]
+            absx = Signal(unsigned(B), name=f"abs{i}")
+            m.d.comb += absx.eq(Mux(neg, -x, x))
+            mag = Signal(unsigned(B - 1), name=f"mag{i}")
+            # |-2**(B-1)| = 2**(B-1) has bit B-1 set: saturate to all ones.
+            m.d.comb += mag.eq(Mux(absx[B - 1], (1 << (B - 1)) - 1, absx[:B - 1]))
+            mags.append(mag)
+            negs.append(neg)
+
+        ored = _or_tree(m, mags, "or")
+        flag = Signal(range(self.max_flag + 1))
+        for p in range(n, B - 1):              # priority: the highest set bit wins (last assignment)
+            with m.If(ored[p]):
+                m.d.comb += flag.eq(p + 1 - n)
+
+        codes = Signal(self.codes.shape())
+        for i in range(g):
+            # (mag << 1) >> flag: bits [1, n] are the kept bits, bit 0 is the first dropped bit (0 if flag=0)
+            sh = Signal(unsigned(B), name=f"sh{i}")
+            m.d.comb += sh.eq((mags[i] << 1) >> flag)
+            kept, rnd = sh[1:n + 1], sh[0]
+            all_ones = kept == (1 << n) - 1
+            mag_out = Signal(unsigned(n), name=f"m{i}")
+            m.d.comb += mag_out.eq(kept + (rnd & ~all_ones))
+            m.d.comb += [codes[i].mag.eq(mag_out), codes[i].sign.eq(negs[i] & mag_out.any())]
+
+        dom = m.d.sync if self.pipeline else m.d.comb
+        dom += [self.codes.eq(codes), self.flag.eq(flag), self.o_valid.eq(self.i_valid)]
+        return m
+

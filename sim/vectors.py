@@ -1,0 +1,160 @@
+"""Stimulus for the RTL benches, with expected outputs computed by the golden model only.
+
+Every builder returns a dict for ``harness.run_bench``: ``in_<port>`` arrays (cycles, lanes[, k]) and
+``expect_<port>`` arrays aligned with the inputs (the output ``latency`` cycles later). Data sources:
+exhaustive operand spaces, seeded LLM-like random streams, named corner cases.
+"""
+
+import itertools
+
+import numpy as np
+
+import golden as G
+
+
+def llm_like(rng, shape, bits):
+    """Heavy-tailed base integers (Student-t, a few outliers), like absmax-quantized activations/weights."""
+    qm = (1 << (bits - 1)) - 1
+    x = rng.standard_t(3, size=shape) * (qm / 40)
+    # per-row scale spread so that flags cover their whole range
+    x = x / (2.0 ** rng.integers(0, bits - 2, size=shape[:-1] + (1,)))
+    return np.clip(np.rint(x), -qm, qm).astype(np.int64)
+
+
+def signmag(codes, fmt):
+    c = np.asarray(codes, np.int64)
+    return np.abs(c) | ((c < 0).astype(np.int64) << fmt.mag_bits)
+
+
+def _lanes(arr, lanes):
+    """(n, ...) stream -> (cycles, lanes, ...), lane-major, the tail padded by repeating the last entry."""
+    n = arr.shape[0]
+    cycles = -(-n // lanes)
+    pad = cycles * lanes - n
+    if pad:
+        arr = np.concatenate([arr, np.repeat(arr[-1:], pad, axis=0)])
+    return arr.reshape(lanes, cycles, *arr.shape[1:]).swapaxes(0, 1), pad
+
+
+# ---------------------------------------------------------------- compressed-operand MACs
+
+def _mac_streams_compressed(rng, fa_fmt, fw_fmt, lanes, cycles, dot_len):
+    """Per-lane streams of compressed LLM-like operands, dot products of ``dot_len`` along K."""
+    g = fa_fmt.group_size
+    xa = llm_like(rng, (lanes, cycles), fa_fmt.base_bits)
+    xw = llm_like(rng, (lanes, cycles), fw_fmt.base_bits)
+    a = G.compress(xa, fa_fmt, axis=1)
+    w = G.compress(xw, fw_fmt.with_group(g), axis=1)
+    t = np.arange(cycles)
+    load = np.broadcast_to((t % dot_len) == 0, (lanes, cycles))
+    en = rng.random((lanes, cycles)) < 0.9
+    return dict(a=a.codes, fa=a.flags_per_element(), w=w.codes, fw=w.flags_per_element(), load=load, en=en)
+
+
+def _exhaustive_compressed(fa_fmt, fw_fmt, lanes):
+    grid = np.array(list(itertools.product(
+        range(-fa_fmt.max_code, fa_fmt.max_code + 1), range(fa_fmt.max_flag + 1),
+        range(-fw_fmt.max_code, fw_fmt.max_code + 1), range(fw_fmt.max_flag + 1))))
+    # each combination once with load (acc = product), then again accumulated (load every 16 steps)
+    n = grid.shape[0]
+    load = np.concatenate([np.ones(n, bool), (np.arange(n) % 16) == 0])
+    grid = np.concatenate([grid, grid[np.random.default_rng(7).permutation(n)]])
+    (g2, _), (ld, _) = _lanes(grid, lanes), _lanes(load, lanes)
+    en = np.ones(ld.shape, bool)           # tail padding repeats the last step; the golden model sees it too
+    return dict(a=g2[..., 0].T, fa=g2[..., 1].T, w=g2[..., 2].T, fw=g2[..., 3].T, load=ld.T, en=en.T)
+
+
+def _corners_compressed(fa_fmt, fw_fmt, lanes, cycles=1500):
+    """Maximum products: every lane accumulates +-max << max_flags until the 32-bit accumulator wraps."""
+    c = np.full((lanes, cycles), fa_fmt.max_code)
+    sign = np.where(np.arange(lanes)[:, None] % 2 == 0, 1, -1)
+    return dict(a=c * sign, fa=np.full_like(c, fa_fmt.max_flag), w=np.full_like(c, fw_fmt.max_code),
+                fw=np.full_like(c, fw_fmt.max_flag), load=np.zeros_like(c, bool) | (np.arange(cycles) == 0),
+                en=np.ones_like(c, bool))
+
+
+def compressed_mac_stimulus(fa_fmt, fw_fmt, lanes, cycles, seed, reset_at=None):
+    """Exhaustive + corner + random segments for the decompression-free and conventional MACs."""
+    rng = np.random.default_rng(seed)
+    segs = [_exhaustive_compressed(fa_fmt, fw_fmt, lanes), _corners_compressed(fa_fmt, fw_fmt, lanes),
+            _mac_streams_compressed(rng, fa_fmt, fw_fmt, lanes, cycles, dot_len=int(rng.integers(16, 512)))]
+    s = {k: np.concatenate([seg[k] for seg in segs], axis=1) for k in segs[0]}
+    prod = G.dfree_product(s["a"], s["fa"], s["w"], s["fw"], fa_fmt, fw_fmt)
+    return _finish(s, prod, {"a": signmag(s["a"], fa_fmt), "w": signmag(s["w"], fw_fmt),
+                             "fa": s["fa"], "fw": s["fw"]}, reset_at)
+
+
+def _finish(s, prod, drive, reset_at):
+    """Golden accumulator per lane (with an optional reset pulse), transposed to (cycles, lanes)."""
+    en, load = s["en"].copy(), s["load"].copy()
+    prod = prod.copy()
+    rst = np.zeros(en.shape[1], np.int64)
+    if reset_at is not None:
+        r = reset_at % en.shape[1]          # negative: counted from the end
+        rst[r] = 1
+        # the reset drops the operand registered at r and the accumulation of r-1, and clears acc
+        prod[:, r - 1], load[:, r - 1], en[:, r - 1] = 0, True, True
+        en[:, r] = False
+    acc = np.stack([G.accumulate(p, ld, e) for p, ld, e in zip(prod, load, en)])
+    out = {f"in_{k}": v.T for k, v in drive.items()}
+    out.update({"in_en": s["en"].T.astype(np.int64), "in_load": s["load"].T.astype(np.int64),
+                "expect_acc": acc.T, "rst": rst})
+    return out
+
+
+# ---------------------------------------------------------------- INT MACs on base data
+
+def int_mac_stimulus(a_bits, b_bits, lanes, cycles, seed, reset_at=None):
+    rng = np.random.default_rng(seed)
+    segs = []
+    if a_bits <= 8 and b_bits <= 8:                          # exhaustive over every operand pair
+        grid = np.array(list(itertools.product(range(-(1 << (a_bits - 1)), 1 << (a_bits - 1)),
+                                               range(-(1 << (b_bits - 1)), 1 << (b_bits - 1)))))
+        g2, _ = _lanes(grid, lanes)
+        segs.append(dict(a=g2[..., 0].T, b=g2[..., 1].T, load=np.ones(g2.shape[:2], bool).T,
+                         en=np.ones(g2.shape[:2], bool).T))
+    amin, bmin = -(1 << (a_bits - 1)), -(1 << (b_bits - 1))
+    corner = np.full((lanes, 1200), 1)
+    segs.append(dict(a=corner * amin, b=corner * bmin, load=np.zeros_like(corner, bool) | (np.arange(1200) == 0),
+                     en=np.ones_like(corner, bool)))                        # most negative squared: wraps
+    segs.append(dict(a=llm_like(rng, (lanes, cycles), a_bits), b=llm_like(rng, (lanes, cycles), b_bits),
+                     load=np.broadcast_to(np.arange(cycles) % int(rng.integers(16, 512)) == 0, (lanes, cycles)),
+                     en=rng.random((lanes, cycles)) < 0.9))
+    s = {k: np.concatenate([seg[k] for seg in segs], axis=1) for k in segs[0]}
+    prod = G.int_product(s["a"], s["b"], a_bits, b_bits)
+    return _finish(s, prod, {"a": s["a"], "b": s["b"]}, reset_at)
+
+
+# ---------------------------------------------------------------- SDR encoder and decoder
+
+def encoder_stimulus(fmt, lanes, cycles, seed):
+    """Groups per cycle: razoring-point sweeps, corners and LLM-like data; expected codes and flags."""
+    rng = np.random.default_rng(seed)
+    g, B = fmt.group_size, fmt.base_bits
+    groups = [llm_like(rng, (lanes * cycles, g), B)]
+    hi = (1 << (B - 1)) - 1
+    corners = np.array([[0] * g, [-(hi + 1)] + [1] * (g - 1), [hi] * g, [-1] * g,
+                        [(1 << fmt.mag_bits) - 1 << 4] + [0x8] * (g - 1)])
+    groups.append(np.clip(corners, -(hi + 1), hi))
+    # every value against every razoring point: element 0 is the leader 2**p, the rest sweep |x| < 2**(p+1)
+    for p in range(-1, B - 1):
+        span = np.arange(-((1 << (p + 1)) - 1), 1 << (p + 1))
+        span = span[: (span.size // (g - 1)) * (g - 1)] if span.size >= g - 1 else np.resize(span, g - 1)
+        rows = span.reshape(-1, g - 1)
+        lead = np.full((rows.shape[0], 1), (1 << p) if p >= 0 else 0)
+        groups.append(np.concatenate([lead, rows], axis=1))
+    x = np.concatenate(groups)
+    t = G.compress(x, fmt, axis=1)
+    xs, _ = _lanes(x, lanes)
+    cs, _ = _lanes(signmag(t.codes, fmt), lanes)
+    fs, _ = _lanes(t.flags[:, 0], lanes)
+    return {"in_x": xs, "in_i_valid": np.ones(xs.shape[:2], np.int64), "expect_codes": cs,
+            "expect_flag": fs, "expect_o_valid": np.ones(xs.shape[:2], np.int64)}
+
+
+def decoder_stimulus(fmt, lanes):
+    grid = np.array(list(itertools.product(range(-fmt.max_code, fmt.max_code + 1), range(fmt.max_flag + 1))))
+    t = G.SDRTensor(grid[:, :1].astype(np.int8), grid[:, 1:].astype(np.uint8), fmt.with_group(1), 1)
+    value = G.decompress(t)[:, 0]
+    (g2, _), (v2, _) = _lanes(grid, lanes), _lanes(value, lanes)
+    return {"in_code": signmag(g2[..., 0], fmt), "in_flag": g2[..., 1], "expect_value": v2}
