@@ -22,6 +22,14 @@ test-golden: $(STAMP)
 test-sim: $(STAMP)
 	$(PY) -m pytest sim $(PYTEST_ARGS)
 
+## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
+synth: $(STAMP)
+	$(PY) -m synth $(if $(LIBERTY),--liberty $(LIBERTY))
+
+## Verilog of every unit -> build/verilog/
+verilog: $(STAMP)
+	$(PY) -m hdl.export --out build/verilog
+
 ## SDR compress + decompress throughput (benchmark, not a test).
 bench: $(STAMP)
 	$(PY) -m golden.bench

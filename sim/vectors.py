@@ -10,20 +10,7 @@ import itertools
 import numpy as np
 
 import golden as G
-
-
-def llm_like(rng, shape, bits):
-    """Heavy-tailed base integers (Student-t, a few outliers), like absmax-quantized activations/weights."""
-    qm = (1 << (bits - 1)) - 1
-    x = rng.standard_t(3, size=shape) * (qm / 40)
-    # per-row scale spread so that flags cover their whole range
-    x = x / (2.0 ** rng.integers(0, bits - 2, size=shape[:-1] + (1,)))
-    return np.clip(np.rint(x), -qm, qm).astype(np.int64)
-
-
-def signmag(codes, fmt):
-    c = np.asarray(codes, np.int64)
-    return np.abs(c) | ((c < 0).astype(np.int64) << fmt.mag_bits)
+from golden.streams import llm_like, signmag
 
 
 def _lanes(arr, lanes):

@@ -1,0 +1,66 @@
+"""`make synth`: synthesize every unit, write build/synth/report.{md,json} and area.png.
+
+Usage: python -m synth [--liberty FILE] [--clock-ns NS] [--out DIR] [UNIT ...]
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from hdl.configs import ENCODER_GROUPS, MACS, UNITS, get
+
+from .activity import activity
+from .flow import DEFAULT_LIBERTY, ToolError, breakdown, require_tools, sta, synthesize
+from .report import write_report
+
+
+def run_unit(name, out, liberty, clock_ns):
+    unit = get(name).build()
+    clocked = getattr(unit, "latency", 0) > 0
+    act = activity(name, unit)
+    work = out / name
+    syn = synthesize(name, work, liberty)
+    res = {"name": name, "doc": get(name).doc, "params": get(name).params, "area_um2": syn["total"],
+           "cells": syn["cells"], "modules": syn["modules"], "parts": breakdown(name, syn["modules"])}
+    res.update(sta(name, work, liberty, clock_ns, act, clocked))
+    res["mean_input_activity"] = sum(act.values()) / max(1, len(act))
+    if hasattr(unit, "group_size"):
+        res["group_size"] = unit.group_size
+        res["area_per_element_um2"] = syn["total"] / unit.group_size
+    unit._MustUse__silence = True        # built for its parameters only
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--liberty", default=DEFAULT_LIBERTY)
+    ap.add_argument("--clock-ns", type=float, default=10.0, help="clock for timing and power (default 10 ns)")
+    ap.add_argument("--out", default="build/synth")
+    ap.add_argument("units", nargs="*", help="default: every MAC, decoder and encoder")
+    args = ap.parse_args(argv)
+    try:
+        require_tools(args.liberty)
+    except ToolError as e:
+        sys.exit(f"synth: {e}")
+    names = args.units or [n for n in UNITS if n in MACS or n.startswith("sdr_")]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results, t0 = [], time.perf_counter()
+    for name in tqdm(names, desc="synth", unit="unit"):
+        try:
+            results.append(run_unit(name, out, args.liberty, args.clock_ns))
+        except ToolError as e:
+            sys.exit(f"synth: {e}")
+    meta = {"liberty": args.liberty, "clock_ns": args.clock_ns, "seconds": round(time.perf_counter() - t0, 1),
+            "encoder_groups": list(ENCODER_GROUPS)}
+    (out / "report.json").write_text(json.dumps({"meta": meta, "units": results}, indent=2))
+    md = write_report(results, meta, out)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

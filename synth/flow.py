@@ -1,0 +1,109 @@
+"""Yosys + OpenSTA flow for one unit: area per submodule, critical path, power at one clock.
+
+The toolchain lives here, in one place:
+  YOSYS   Debian's ``yosys`` (0.23 measured): ``synth`` keeping the hierarchy, ``dfflibmap`` + ``abc -liberty``,
+          ``stat -liberty`` per module.
+  STA     Debian's ``sta`` (OpenSTA 2019 snapshot): ``report_checks`` and ``report_power`` with per-input-bit
+          ``set_power_activity`` on the flattened netlist.
+  LIBERTY OSU 0.18 um standard cells from Debian's ``qflow-tech-osu018`` (override with LIBERTY=...).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from hdl.export import to_verilog
+
+YOSYS = os.environ.get("YOSYS", "yosys")
+STA = os.environ.get("STA", "sta")
+DEFAULT_LIBERTY = "/usr/share/qflow/tech/osu018/osu018_stdcells.lib"
+
+# submodule name suffix -> the paper's Table 5 column; anything else (the top's own cells: input registers)
+# goes to "regs_acc" with the accumulator
+PART_OF = {"multiplier": "multiplier", "shifter": "shifters", "decoder_a": "shifters", "decoder_w": "shifters",
+           "accumulator": "regs_acc"}
+
+
+class ToolError(RuntimeError):
+    pass
+
+
+def require_tools(liberty):
+    missing = [t for t in (YOSYS, STA) if shutil.which(t) is None]
+    if missing:
+        raise ToolError(f"missing tool(s): {', '.join(missing)}; run `make setup` (apt packages yosys, opensta)")
+    if not Path(liberty).is_file():
+        raise ToolError(f"liberty file {liberty} not found; install qflow-tech-osu018 (make setup) or pass LIBERTY=")
+
+
+def _run(cmd, log, cwd):
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    Path(log).write_text(r.stdout + r.stderr)
+    if r.returncode:
+        raise ToolError(f"{' '.join(map(str, cmd))} failed (exit {r.returncode}); see {log}")
+    return r.stdout
+
+
+def synthesize(name, workdir, liberty):
+    """Yosys: exported Verilog -> mapped hierarchical stats -> flattened netlist. Returns per-module areas."""
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"{name}.v").write_text(to_verilog(name))
+    script = f"""read_verilog {name}.v
+hierarchy -top {name}
+synth -top {name}
+dfflibmap -liberty {liberty}
+abc -liberty {liberty}
+opt_clean
+tee -o stat.txt stat -liberty {liberty}
+flatten
+opt_clean
+write_verilog -noattr -noexpr {name}_netlist.v
+"""
+    (work / "synth.ys").write_text(script)
+    _run([YOSYS, "-q", "-s", "synth.ys"], work / "yosys.log", work)
+    stat = (work / "stat.txt").read_text()
+    areas = {m: float(a) for m, a in re.findall(r"Chip area for module '\\(\S+)': ([\d.]+)", stat)}
+    top = re.search(r"Chip area for top module '\\\S+': ([\d.]+)", stat)
+    if not areas or not (work / f"{name}_netlist.v").exists():
+        raise ToolError(f"yosys produced no area or netlist for {name}; see {work / 'yosys.log'}")
+    total = float(top.group(1)) if top else sum(areas.values())
+    cells = sum(int(c) for c in re.findall(r"Number of cells:\s+(\d+)", stat.split("design hierarchy")[0]))
+    return {"modules": areas, "total": total, "cells": cells}
+
+
+def breakdown(name, modules):
+    """Group module areas into Table 5's columns; the parts add up to the total by construction."""
+    parts = {"multiplier": 0.0, "shifters": 0.0, "regs_acc": 0.0}
+    for mod, area in modules.items():
+        suffix = mod[len(name) + 1:].split(".")[0] if mod != name else ""
+        parts[PART_OF.get(suffix, "regs_acc")] += area
+    return parts
+
+
+def sta(name, workdir, liberty, clock_ns, activity, clocked):
+    """OpenSTA: worst path and total power at ``clock_ns``. ``activity``: {port_bit: toggles per cycle}."""
+    work = Path(workdir)
+    lines = [f"read_liberty {liberty}", f"read_verilog {name}_netlist.v", f"link_design {name}"]
+    if clocked:
+        lines += [f"create_clock -name clk -period {clock_ns} [get_ports clk]",
+                  "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]"]
+    else:
+        lines += [f"create_clock -name clk -period {clock_ns}", "set_input_delay 0 -clock clk [all_inputs]"]
+    lines += ["set_output_delay 0 -clock clk [all_outputs]",
+              "report_checks -path_delay max -digits 3 -format full"]
+    for port, act in sorted(activity.items()):
+        lines.append(f"set_power_activity -input_ports [get_ports {{{port}}}] -activity {act:.6f} -duty 0.5")
+    lines += ["report_power -digits 8", "exit"]
+    (work / "sta.tcl").write_text("\n".join(lines) + "\n")
+    out = _run([STA, "-no_init", "-exit", "sta.tcl"], work / "sta.log", work)
+    arrival = re.search(r"([\d.]+)\s+data arrival time", out)
+    setup = re.search(r"(-?[\d.]+)\s+-?[\d.]+\s+library setup time", out)
+    power = re.search(r"^Total\s+([\d.e+-]+)\s+([\d.e+-]+)\s+([\d.e+-]+)\s+([\d.e+-]+)", out, re.M)
+    if not arrival or not power:
+        raise ToolError(f"could not read timing/power from OpenSTA for {name}; see {work / 'sta.log'}")
+    path = float(arrival.group(1)) + (-float(setup.group(1)) if setup else 0.0)
+    return {"critical_path_ns": path, "fmax_mhz": 1000.0 / path if path > 0 else float("inf"),
+            "power_mw": float(power.group(4)) * 1e3, "clock_ns": clock_ns}
