@@ -3,13 +3,35 @@
 See README.md ("Python API") and docs/number-formats.md for the decisions it implements.
 """
 
-from .quant import Calibrator, absmax, absmax_scale, dequantize, qmax, quantize
-from .sdr import (A16_K4, A16_K8, FLAG_BITS, KV8_K4, W8_K4, SDRFormat, SDRTensor, compress,
-                  compress_reference, decompress, group_flags, leading_one)
-from .pack import PackedSDR, pack, unpack
-from .mac import (ACC_WIDTH, Accumulator, accumulate, conventional_product, dfree_product, dot_dfree,
-                  gemm_dfree, gemm_reference, int_product, wrap)
 from . import fp16
+from .mac import (
+                  ACC_WIDTH,
+                  Accumulator,
+                  accumulate,
+                  conventional_product,
+                  dfree_product,
+                  dot_dfree,
+                  gemm_dfree,
+                  gemm_reference,
+                  int_product,
+                  wrap,
+)
+from .pack import PackedSDR, pack, unpack
+from .quant import Calibrator, absmax, absmax_scale, dequantize, qmax, quantize
+from .sdr import (
+                  A16_K4,
+                  A16_K8,
+                  FLAG_BITS,
+                  KV8_K4,
+                  W8_K4,
+                  SDRFormat,
+                  SDRTensor,
+                  compress,
+                  compress_reference,
+                  decompress,
+                  group_flags,
+                  leading_one,
+)
 
 __all__ = [
     "Calibrator", "absmax", "absmax_scale", "dequantize", "qmax", "quantize",

@@ -17,7 +17,6 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
-
 from lanes import pack, unpack
 
 CLOCK_NS = 10
@@ -66,7 +65,7 @@ async def check_against_golden(dut):
     t0 = time.perf_counter()
     if m["clocked"]:
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-        for n, h in handles_in.items():
+        for h in handles_in.values():
             h.value = 0
         dut.rst.value = 1
         for _ in range(2):

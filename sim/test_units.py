@@ -4,10 +4,10 @@ import os
 
 import numpy as np
 import pytest
-
-import golden as G
 import vectors as V
 from harness import run_bench
+
+import golden as G
 
 LANES = 32
 CYCLES = int(os.environ["QR_SIM_CYCLES"])

@@ -19,7 +19,7 @@ def _red(a, b):
 
 def write_report(results, meta, out):
     by = {r["name"]: r for r in results}
-    lines = [f"# Synthesis report", "",
+    lines = ["# Synthesis report", "",
              f"Library `{meta['liberty']}`; Yosys (hierarchy kept, `abc -liberty`) then OpenSTA; timing and power at "
              f"{meta['clock_ns']:g} ns ({1000 / meta['clock_ns']:g} MHz); input switching activity per bit from "
              f"synthetic LLM-like streams (synth/activity.py). Every integer MAC has registered inputs and the same "

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from fp16_reference import fma_ref
 from hypothesis import given
 from hypothesis import strategies as st
 
 import golden as G
-from fp16_reference import fma_ref
 
 F = G.fp16
 

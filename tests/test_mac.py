@@ -22,7 +22,8 @@ def test_dfree_equals_conventional_exhaustively(fa_fmt, fw_fmt):
     c = G.conventional_product(ca, fa, cw, fw, fa_fmt, fw_fmt)
     # and both equal the product of the decompressed values computed here independently
     ref = [(a * 2**f) * (w * 2**v) for a, f, w, v in zip(ca.tolist(), fa.tolist(), cw.tolist(), fw.tolist())]
-    assert d.size == (2 * fa_fmt.max_code + 1) * (fa_fmt.max_flag + 1) * (2 * fw_fmt.max_code + 1) * (fw_fmt.max_flag + 1)
+    assert d.size == ((2 * fa_fmt.max_code + 1) * (fa_fmt.max_flag + 1)
+                      * (2 * fw_fmt.max_code + 1) * (fw_fmt.max_flag + 1))
     np.testing.assert_array_equal(d, c)
     np.testing.assert_array_equal(d, ref)
 
