@@ -5,26 +5,13 @@ Each block is its own module in the netlist, so synthesis can report the paper's
 ``Accumulator``.
 """
 
-import operator
-
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from golden._validate import check_int_param as check_width  # one parameter check for golden and RTL
+
 __all__ = ["SignMag", "check_width", "SignMagMultiplier", "IntMultiplier", "BarrelShifter", "Accumulator"]
-
-
-def check_width(name, value, lo, hi):
-    """Validate an integer parameter; the message names the value and the range."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, not {value!r}") from None
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], not {value}")
-    return value
 
 
 class SignMag(data.StructLayout):
