@@ -23,7 +23,7 @@ from .sdr import SDRTensor, decompress
 
 __all__ = [
     "ACC_WIDTH", "wrap", "Accumulator", "accumulate", "dfree_product", "conventional_product",
-    "int_product", "check_codes", "gemm_dfree", "gemm_reference", "dot_dfree",
+    "int_product", "check_codes", "gemm_dfree", "gemm_reference"
 ]
 
 ACC_WIDTH = 32
@@ -150,10 +150,4 @@ def gemm_reference(a, w, acc_width=ACC_WIDTH):
     da = decompress(a).astype(np.int64)
     dw = decompress(w).astype(np.int64)
     return wrap(da @ dw.T, acc_width)
-
-
-def dot_dfree(ca, fa, cw, fw, fmt_a, fmt_w, acc_width=ACC_WIDTH):
-    """One dot product of an element stream through the decompression-free MAC (final accumulator)."""
-    p = dfree_product(ca, fa, cw, fw, fmt_a, fmt_w)
-    return int(wrap(p.sum(), acc_width))
 

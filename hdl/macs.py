@@ -11,6 +11,8 @@ from amaranth import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.sdr import SDRFormat
+
 from .parts import Accumulator, BarrelShifter, IntMultiplier, SignMag, SignMagMultiplier, check_width
 from .sdr_decoder import SDRDecoder
 
@@ -63,16 +65,16 @@ class _CompressedMAC(_MAC):
     """Ports shared by the two QRazor MACs: compressed operands and their groups' flags."""
 
     def __init__(self, *, a_base=16, a_kept=4, w_base=8, w_kept=4, acc_width=32):
-        self.a_base = check_width("a_base", a_base, 3, 16)
-        self.a_kept = check_width("a_kept", a_kept, 2, 8)
-        self.w_base = check_width("w_base", w_base, 3, 16)
-        self.w_kept = check_width("w_kept", w_kept, 2, 8)
-        for name, kept, base in (("a_kept", a_kept, a_base), ("w_kept", w_kept, w_base)):
-            if kept > base:
-                raise ValueError(f"{name} must be at most its base width {base}, not {kept}")
+        fmts = []
+        for op, base, kept in (("a", a_base, a_kept), ("w", w_base, w_kept)):
+            try:
+                fmts.append(SDRFormat(base, kept, 1))           # the golden model's rules and messages
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"operand {op} ({op}_base, {op}_kept): {e}") from None
+        self.a_fmt, self.w_fmt = fmts
+        self.a_base, self.a_kept, self.w_base, self.w_kept = a_base, a_kept, w_base, w_kept
         self.acc_width = check_width("acc_width", acc_width, 2, 64)
-        self.a_max_flag = a_base - a_kept
-        self.w_max_flag = w_base - w_kept
+        self.a_max_flag, self.w_max_flag = self.a_fmt.max_flag, self.w_fmt.max_flag
         super().__init__({
             "a": In(SignMag(a_kept - 1)), "fa": In(_flag_bits(self.a_max_flag)),
             "w": In(SignMag(w_kept - 1)), "fw": In(_flag_bits(self.w_max_flag)),

@@ -4,7 +4,9 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .parts import BarrelShifter, SignMag, check_width
+from golden.sdr import FLAG_BITS, SDRFormat
+
+from .parts import BarrelShifter, SignMag
 
 __all__ = ["SDRDecoder"]
 
@@ -20,19 +22,16 @@ class SDRDecoder(wiring.Component):
     """
 
     def __init__(self, *, base_bits=16, kept_bits=4):
-        self.base_bits = check_width("base_bits", base_bits, 3, 16)
-        self.kept_bits = check_width("kept_bits", kept_bits, 2, 8)
-        if kept_bits > base_bits:
-            raise ValueError(f"kept_bits must be at most base_bits={base_bits}, not {kept_bits}")
-        super().__init__({"code": In(SignMag(kept_bits - 1)), "flag": In(4), "value": Out(signed(base_bits))})
+        self.fmt = SDRFormat(base_bits, kept_bits, 1)           # the golden model's rules and messages
+        self.base_bits, self.kept_bits = base_bits, kept_bits
+        super().__init__({"code": In(SignMag(self.fmt.mag_bits)), "flag": In(FLAG_BITS),
+                          "value": Out(signed(base_bits))})
 
-    @property
-    def max_flag(self):
-        return self.base_bits - self.kept_bits
+    latency = 0
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.shifter = sh = BarrelShifter(self.kept_bits - 1, self.max_flag)
+        m.submodules.shifter = sh = BarrelShifter(self.fmt.mag_bits, self.fmt.max_flag)
         m.d.comb += [sh.i.eq(self.code.mag), sh.amount.eq(self.flag)]
         mag = Signal(signed(self.base_bits))
         m.d.comb += mag.eq(sh.o)

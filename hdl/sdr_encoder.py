@@ -4,11 +4,11 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.sdr import FLAG_BITS, SDRFormat
+
 from .parts import SignMag, check_width
 
-__all__ = ["SDREncoder", "FLAG_BITS"]
-
-FLAG_BITS = 4
+__all__ = ["SDREncoder"]
 
 
 def _or_tree(m, values, name):
@@ -48,15 +48,11 @@ class SDREncoder(wiring.Component):
     """
 
     def __init__(self, *, group_size=16, base_bits=16, kept_bits=4, pipeline=False):
-        self.group_size = check_width("group_size", group_size, 1, 128)
-        if group_size & (group_size - 1):
-            raise ValueError(f"group_size must be a power of two, not {group_size}")
-        self.base_bits = check_width("base_bits", base_bits, 3, 16)
-        self.kept_bits = check_width("kept_bits", kept_bits, 2, 8)
-        if kept_bits > base_bits:
-            raise ValueError(f"kept_bits must be at most base_bits={base_bits}, not {kept_bits}")
+        check_width("group_size", group_size, 1, 128)           # the RTL's limit; the format allows more
+        self.fmt = SDRFormat(base_bits, kept_bits, group_size)  # the golden model's rules and messages
+        self.group_size, self.base_bits, self.kept_bits = group_size, base_bits, kept_bits
         self.pipeline = bool(pipeline)
-        self.mag_bits = kept_bits - 1
+        self.mag_bits = self.fmt.mag_bits
         super().__init__({
             "x": In(data.ArrayLayout(signed(base_bits), group_size)),
             "i_valid": In(1),
@@ -68,10 +64,6 @@ class SDREncoder(wiring.Component):
     @property
     def latency(self):
         return 1 if self.pipeline else 0
-
-    @property
-    def max_flag(self):
-        return self.base_bits - self.kept_bits
 
     def elaborate(self, platform):
         m = Module()
@@ -89,7 +81,7 @@ class SDREncoder(wiring.Component):
             negs.append(neg)
 
         ored = _or_tree(m, mags, "or")
-        flag = Signal(range(self.max_flag + 1))
+        flag = Signal(range(self.fmt.max_flag + 1))
         for p in range(n, B - 1):              # priority: the highest set bit wins (last assignment)
             with m.If(ored[p]):
                 m.d.comb += flag.eq(p + 1 - n)

