@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all setup test test-golden test-sim bench verilog synth lint clean
+.PHONY: all setup test test-golden test-sim bench verilog synth lint clean traces traces-full analysis accuracy
 
 all: synth
 
@@ -12,15 +12,31 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 setup: $(STAMP)
 
-## Run every test: golden model (tests/) and RTL against the golden model (sim/).
-test: $(STAMP)
+## Run every test: golden model + real LLM (tests/) and RTL against the golden model (sim/).
+test: $(STAMP) traces
 	$(PY) -m pytest tests sim $(PYTEST_ARGS)
 
 test-golden: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-test-sim: $(STAMP)
+test-sim: $(STAMP) traces
 	$(PY) -m pytest sim $(PYTEST_ARGS)
+
+## Small default trace set of the real LLM (3 layers, 256 tokens) -> build/traces/default.npz (once).
+traces: $(STAMP)
+	$(PY) -m golden.capture --if-missing
+
+## Every layer, 1024 tokens -> build/traces/full.npz
+traces-full: $(STAMP)
+	$(PY) -m golden.capture --full --if-missing
+
+## The paper's Figure 2 on the full trace -> build/analysis/figure2.{md,json,png}
+analysis: traces-full
+	$(PY) -m golden.analysis --trace build/traces/full.npz
+
+## The paper's Table 8: perplexity sweep on the real LLM -> build/accuracy/table8.{md,json,png}
+accuracy: $(STAMP)
+	$(PY) -m golden.accuracy $(ACCURACY_ARGS)
 
 ## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
 synth: $(STAMP)

@@ -13,7 +13,10 @@ import numpy as np
 
 from ._validate import check_float_array, check_int_param, normalize_axis
 
-__all__ = ["qmax", "absmax", "absmax_scale", "quantize", "dequantize", "Calibrator", "int_dtype"]
+__all__ = [
+    "qmax", "absmax", "absmax_scale", "quantize", "dequantize", "Calibrator", "int_dtype", "rtn_groupwise",
+    "rtn_dequantize",
+]
 
 MIN_BITS, MAX_BITS = 2, 32
 
@@ -128,3 +131,37 @@ class Calibrator:
     @property
     def scale(self):
         return _scale_from_absmax(self.absmax, self._bits)
+
+
+def rtn_groupwise(x, bits, group_size, axis=-1, scale_dtype=np.float16):
+    """Round-to-nearest group-wise quantization, the usual comparison point (e.g. INT4, g=128).
+
+    Each group of ``group_size`` consecutive values along ``axis`` gets its own scale ``absmax / qmax``,
+    stored in ``scale_dtype`` (FP16 by default, as such schemes store it); values are ``rint(x / scale)``
+    clipped to ``+-qmax``. A short last group is allowed. Returns ``(q, scale)`` with ``scale`` per group
+    (the grouping axis divided by ``group_size``, rounded up); ``q * scale`` (repeated) is what it stands for.
+    """
+    x = check_float_array("x", x)
+    group_size = check_int_param("group_size", group_size, 1, 1 << 20)
+    axis = normalize_axis("axis", axis, x.ndim)
+    q = qmax(bits)
+    xm = np.moveaxis(x.astype(np.float64), axis, -1)
+    n = xm.shape[-1]
+    pad = (-n) % group_size
+    if pad:
+        xm = np.concatenate([xm, np.zeros(xm.shape[:-1] + (pad,))], axis=-1)
+    grouped = xm.reshape(*xm.shape[:-1], -1, group_size)
+    amax = np.abs(grouped).max(axis=-1)
+    scale = np.where(amax > 0, amax / q, 1.0).astype(scale_dtype).astype(np.float64)
+    scale = np.where(scale > 0, scale, np.finfo(scale_dtype).smallest_subnormal)    # underflow in the cast
+    codes = np.clip(np.rint(grouped / scale[..., None]), -q, q).astype(int_dtype(bits))
+    codes = codes.reshape(*xm.shape[:-1], -1)[..., :n]
+    return np.moveaxis(codes, -1, axis), np.moveaxis(scale, -1, axis)
+
+
+def rtn_dequantize(q, scale, group_size, axis=-1):
+    """Values that ``rtn_groupwise`` codes stand for (float64)."""
+    axis = normalize_axis("axis", axis, np.ndim(q))
+    s = np.repeat(np.asarray(scale, np.float64), group_size, axis=axis)
+    s = np.take(s, np.arange(np.shape(q)[axis]), axis=axis)
+    return np.asarray(q).astype(np.float64) * s

@@ -22,7 +22,7 @@ from ._validate import check_int_array, check_int_param, check_power_of_two, nor
 from .quant import int_dtype
 
 __all__ = [
-    "FLAG_BITS", "SDRFormat", "SDRTensor", "compress", "decompress", "compress_reference",
+    "FLAG_BITS", "SDRFormat", "SDRTensor", "compress", "decompress", "razor", "compress_reference",
     "leading_one", "group_flags", "A16_K4", "A16_K8", "W8_K4", "KV8_K4",
 ]
 
@@ -211,3 +211,21 @@ def decompress(t):
     codes = _grouped(t.codes, t.axis, t.fmt.group_size).astype(dt)
     out = codes << np.moveaxis(t.flags, t.axis, -1)[..., None].astype(dt)
     return np.moveaxis(out.reshape(*out.shape[:-2], -1), -1, t.axis)
+
+
+def razor(x, fmt, axis=-1):
+    """``decompress(compress(x))`` for an axis of any length: what the razored tensor stands for.
+
+    A grouping axis whose length is not a multiple of ``g`` ends in one short group (``n % g`` elements).
+    Zero padding leaves a group's OR, and so its flag, unchanged, which is how the short group is computed.
+    """
+    x = check_int_array("x", x, fmt.base_bits)
+    axis = normalize_axis("axis", axis, x.ndim)
+    n, g = x.shape[axis], fmt.group_size
+    pad = (-n) % g
+    if pad:
+        widths = [(0, 0)] * x.ndim
+        widths[axis] = (0, pad)
+        x = np.pad(x, widths)
+    out = decompress(compress(x, fmt, axis))
+    return np.take(out, np.arange(n), axis=axis) if pad else out

