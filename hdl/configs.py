@@ -6,6 +6,7 @@ every consumer follows.
 
 from dataclasses import dataclass, field
 
+from .fp16_mac import FP16MAC
 from .macs import ConventionalMAC, DecompressionFreeMAC, IntMAC
 from .sdr_decoder import SDRDecoder
 from .sdr_encoder import SDREncoder
@@ -35,6 +36,7 @@ _list = [
                "QRazor conventional MAC, W4A4: two SDR decoders + INT 16x8 multiplier"),
     UnitConfig("mac_int16x8", IntMAC, dict(a_bits=16, b_bits=8), "INT 16x8 MAC on base data (W8A16)"),
     UnitConfig("mac_int8x8", IntMAC, dict(a_bits=8, b_bits=8), "INT 8x8 MAC"),
+    UnitConfig("mac_fp16", FP16MAC, {}, "FP16 MAC: binary16 fused multiply-add into an FP16 accumulator"),
     UnitConfig("sdr_decoder_a16k4", SDRDecoder, dict(base_bits=16, kept_bits=4), "SDR decoder, A16 -> 4 bits"),
     UnitConfig("sdr_decoder_w8k4", SDRDecoder, dict(base_bits=8, kept_bits=4), "SDR decoder, W8 -> 4 bits"),
     UnitConfig("sdr_encoder_a16k4_g16_pipe", SDREncoder,

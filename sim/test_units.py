@@ -49,10 +49,16 @@ def test_int_mac(name):
     _run(name, V.int_mac_stimulus(*INT_MACS[name], LANES, CYCLES, seed=2), "vectors")
 
 
-@pytest.mark.parametrize("name", ["mac_dfree_w4a4", "mac_int16x8"])
+def test_fp16_mac():
+    _run("mac_fp16", V.fp16_mac_stimulus(LANES, CYCLES, seed=5), "vectors")
+
+
+@pytest.mark.parametrize("name", ["mac_dfree_w4a4", "mac_int16x8", "mac_fp16"])
 def test_reset_mid_stream(name):
     """A synchronous reset pulse in the middle of accumulation: acc clears, the registered operand is dropped."""
-    if name in COMPRESSED_MACS:
+    if name == "mac_fp16":
+        stim = V.fp16_mac_stimulus(4, 320, seed=3, reset_at=-150)
+    elif name in COMPRESSED_MACS:
         stim = V.compressed_mac_stimulus(*COMPRESSED_MACS[name], 4, 320, seed=3, reset_at=-150)
     else:
         stim = V.int_mac_stimulus(*INT_MACS[name], 4, 320, seed=3, reset_at=-150)

@@ -145,3 +145,66 @@ def decoder_stimulus(fmt, lanes):
     value = G.decompress(t)[:, 0]
     g2, v2 = _lanes(grid, lanes), _lanes(value, lanes)
     return {"in_code": signmag(g2[..., 0], fmt), "in_flag": g2[..., 1], "expect_value": v2}
+
+
+# ---------------------------------------------------------------- FP16 MAC
+
+FP16_SPECIALS = np.array([
+    0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x83FF, 0x0400, 0x8400, 0x0401, 0x3C00, 0xBC00, 0x3BFF, 0x3C01,
+    0x7BFF, 0xFBFF, 0x7BFE, 0x5BFF, 0x2000, 0x1400, 0x0C00, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFE01, 0x7FFF,
+    0x3555, 0xB555, 0x0200, 0x0002, 0x6400, 0xE400, 0x1C00,
+], dtype=np.uint16)
+
+
+def _fp16_segments(rng, lanes, cycles, real_a=None, real_b=None):
+    segs = []
+    # every pair of special values, with load, then again accumulated onto each other
+    grid = np.array(list(itertools.product(FP16_SPECIALS, FP16_SPECIALS)), dtype=np.uint16)
+    n = grid.shape[0]
+    grid = np.concatenate([grid, grid[rng.permutation(n)]])
+    load = np.concatenate([np.ones(n, bool), (np.arange(n) % 4) == 0])
+    g2, ld = _lanes(grid, lanes), _lanes(load, lanes)
+    segs.append(dict(a=g2[..., 0].T, b=g2[..., 1].T, load=ld.T, en=np.ones(ld.shape, bool).T))
+    # uniformly random bit patterns (every exponent, NaN/Inf included), short dot products
+    bits = rng.integers(0, 1 << 16, (2, lanes, cycles), dtype=np.uint16)
+    segs.append(dict(a=bits[0], b=bits[1], load=rng.random((lanes, cycles)) < 0.25,
+                     en=rng.random((lanes, cycles)) < 0.9))
+    # near-cancellation: x*y, then -x*y' with y' one ulp away (exact zeros, subnormal and tiny results)
+    x = rng.integers(0, 0x7C00, (lanes, cycles // 2), dtype=np.uint16)
+    y = rng.integers(0, 0x7C00, (lanes, cycles // 2), dtype=np.uint16)
+    y2 = (y.astype(np.int32) + rng.integers(-1, 2, y.shape)).clip(0, 0x7BFF).astype(np.uint16)
+    a = np.stack([x, x ^ 0x8000], axis=-1).reshape(lanes, -1)
+    b = np.stack([y, y2], axis=-1).reshape(lanes, -1)
+    ld = np.zeros(a.shape, bool)
+    ld[:, ::2] = True
+    segs.append(dict(a=a, b=b, load=ld, en=np.ones(a.shape, bool)))
+    # LLM-like magnitudes (activations ~ N(0, 1) with outliers, weights ~ 0.02), long dot products
+    if real_a is None:
+        real_a = G.fp16.from_float(rng.standard_normal((lanes, cycles)) * np.where(
+            rng.random((lanes, cycles)) < 0.01, 30, 1))
+        real_b = G.fp16.from_float(rng.standard_normal((lanes, cycles)) * 0.02)
+    t = np.arange(real_a.shape[1])
+    segs.append(dict(a=real_a, b=real_b, load=np.broadcast_to(t % 256 == 0, real_a.shape),
+                     en=np.ones(real_a.shape, bool)))
+    return segs
+
+
+def fp16_mac_stimulus(lanes, cycles, seed, reset_at=None, real=None):
+    """Specials x specials, random bit patterns, near-cancellation and LLM-like (or ``real``) dot products."""
+    rng = np.random.default_rng(seed)
+    ra, rb = real if real is not None else (None, None)
+    segs = _fp16_segments(rng, lanes, cycles, ra, rb)
+    s = {k: np.concatenate([np.asarray(seg[k]) for seg in segs], axis=1) for k in segs[0]}
+    a, b = s["a"].astype(np.uint16), s["b"].astype(np.uint16)
+    en, load = s["en"].copy(), s["load"].copy()
+    ea, eb = a.copy(), b.copy()
+    rst = np.zeros(en.shape[1], np.int64)
+    if reset_at is not None:
+        r = reset_at % en.shape[1]
+        rst[r] = 1
+        # the reset clears acc to +0 = fma(+0, +0, -0) and drops the operand registered at r
+        ea[:, r - 1], eb[:, r - 1], load[:, r - 1], en[:, r - 1] = 0, 0, True, True
+        en[:, r] = False
+    acc = np.stack([G.fp16.fp16_mac_stream(x, y, ld, e) for x, y, ld, e in zip(ea, eb, load, en)])
+    return {"in_a": a.T.astype(np.int64), "in_b": b.T.astype(np.int64), "in_en": s["en"].T.astype(np.int64),
+            "in_load": s["load"].T.astype(np.int64), "expect_acc": acc.T.astype(np.int64), "rst": rst}
