@@ -14,7 +14,7 @@ from . import traces
 from .text import CALIBRATION, EVALUATION, SOURCE
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "build" / "traces" / "default.npz"
+DEFAULT_OUT = traces.DEFAULT_TRACE
 FULL_OUT = ROOT / "build" / "traces" / "full.npz"
 DEFAULT_LAYERS = (0, 15, 29)
 CAL_WINDOWS, CAL_LEN = 8, 512

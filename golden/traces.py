@@ -27,7 +27,7 @@ VERSION = 1
 META = "__meta__"
 KINDS = {"weight": (8, "per output channel"), "input": (16, "per tensor"),
          "query": (8, "per head"), "key": (8, "per head"), "value": (8, "per head")}
-DEFAULT_TRACE = Path(__file__).resolve().parent.parent / "traces" / "smollm2-default.npz"
+DEFAULT_TRACE = Path(__file__).resolve().parent.parent / "build" / "traces" / "default.npz"
 
 
 class TraceError(ValueError):
@@ -110,7 +110,7 @@ def save(path, trace):
 
 
 def load(path=None, expect=None):
-    """Read and verify a trace file (default: the small trace set shipped in ``traces/``).
+    """Read and verify a trace file (default: the small set ``make traces`` writes, build/traces/default.npz).
 
     ``expect``: optional dict of metadata values that must match (e.g. ``{"model": ...}``).
     """

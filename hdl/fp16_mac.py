@@ -36,11 +36,11 @@ class _Unpacked:
         self.inf = Signal(name=f"{name}_inf")
         self.zero = Signal(name=f"{name}_zero")
         m.d.comb += [
-            self.exp.eq(Mux(e == 0, 1, e)),                 # subnormals share exponent 1 (value sig * 2**(E-25))
-            self.sig.eq(Cat(frac, e != 0)),
-            self.nan.eq((e == 0x1F) & (frac != 0)),
-            self.inf.eq((e == 0x1F) & (frac == 0)),
-            self.zero.eq((e == 0) & (frac == 0)),
+            self.exp.eq(Mux(e.any(), e, 1)),                 # subnormals share exponent 1 (value sig * 2**(E-25))
+            self.sig.eq(Cat(frac, e.any())),
+            self.nan.eq(e.all() & frac.any()),
+            self.inf.eq(e.all() & ~frac.any()),
+            self.zero.eq(~e.any() & ~frac.any()),
         ]
 
 
@@ -91,7 +91,7 @@ class FP16FMA(wiring.Component):
             shift_m1.eq(shift - 1),
             round_bit.eq((mag >> shift_m1)[0]),
             below.eq((Const(1, _SUM_W) << shift_m1) - 1),
-            sticky.eq((mag & below) != 0),
+            sticky.eq((mag & below).any()),
         ]
         up = round_bit & (sticky | q[0])
         qr = Signal(12)
@@ -118,8 +118,8 @@ class FP16FMA(wiring.Component):
                 m.d.comb += self.r.eq(Cat(Const(0, 10), Const(0x1F, 5), sp))
         with m.Elif(c.inf):
             m.d.comb += self.r.eq(self.c)
-        with m.Elif(total == 0):                        # exact zero: -0 only for (-0) + (-0)
-            m.d.comb += self.r.eq(Mux(sp & c.sign & (prod == 0) & (addend == 0), 0x8000, 0))
+        with m.Elif(~total.any()):                        # exact zero: -0 only for (-0) + (-0)
+            m.d.comb += self.r.eq(Mux(sp & c.sign & ~prod.any() & ~addend.any(), 0x8000, 0))
         with m.Else():
             m.d.comb += self.r.eq(finite)
         return m

