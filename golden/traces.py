@@ -169,3 +169,34 @@ def load(path=None, expect=None):
             raise TraceError(f"{path}: tensor {name!r} has a non-finite or non-positive scale")
         out.tensors[name] = TraceTensor(name, layer, module, kind, data, scale, gran)
     return out
+
+
+def linear_dot_stream(ts, cycles, seed=0):
+    """One stream of whole real dot products (a token's linear-layer input x one weight row, along K).
+
+    Returns ``a`` (int16 A16 integers), ``w`` (int8 W8 integers), ``a_scale`` and ``w_scale`` (float64, the scale
+    of each element), ``load`` (True at the first step of each dot product), each of length ``cycles``.
+    Dot products start at row starts, so grouping the stream in groups dividing K never crosses a row."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for w in ts.select(kind="weight"):
+        site = next(t for t in ts.select(kind="input", layer=w.layer) if t.data.shape[1] == w.data.shape[1]
+                    and t.module == _SITE_OF.get(w.module))
+        pairs.append((site, w))
+    if not pairs:
+        raise TraceError("the trace set has no weight/input pairs to form dot products")
+    parts, n = [], 0
+    while n < cycles:
+        a, w = pairs[int(rng.integers(len(pairs)))]
+        t, o = int(rng.integers(a.data.shape[0])), int(rng.integers(w.data.shape[0]))
+        k = a.data.shape[1]
+        load = np.zeros(k, bool)
+        load[0] = True
+        parts.append((a.data[t], w.data[o], np.full(k, float(a.scale)), np.full(k, float(w.scale[o])), load))
+        n += k
+    cols = [np.concatenate(c)[:cycles] for c in zip(*parts)]
+    return dict(zip(("a", "w", "a_scale", "w_scale", "load"), cols))
+
+
+_SITE_OF = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "o_proj": "o_in",
+            "gate_proj": "mlp_in", "up_proj": "mlp_in", "down_proj": "down_in"}

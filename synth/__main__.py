@@ -11,23 +11,27 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from golden import traces
 from hdl.configs import ENCODER_GROUPS, MACS, UNITS, get
 
+from . import fpga
 from .activity import activity
 from .flow import DEFAULT_LIBERTY, ToolError, breakdown, require_tools, sta, synthesize
 from .report import write_report
 
 
-def run_unit(name, out, liberty, clock_ns):
+def run_unit(name, out, liberty, clock_ns, ts, with_fpga=True):
     unit = get(name).build()
     clocked = unit.latency > 0
-    act = activity(name, unit)
+    act = activity(unit, ts)
     work = out / name
     syn = synthesize(name, unit, work, liberty)
     res = {"name": name, "doc": get(name).doc, "params": get(name).params, "area_um2": syn["total"],
            "cells": syn["cells"], "modules": syn["modules"], "parts": breakdown(name, syn["modules"])}
     res.update(sta(name, work, liberty, clock_ns, act, clocked))
     res["mean_input_activity"] = sum(act.values()) / max(1, len(act))
+    if with_fpga:
+        res["ice40"] = fpga.ice40(name, unit, work)
     if hasattr(unit, "group_size"):
         res["group_size"] = unit.group_size
         res["area_per_element_um2"] = syn["total"] / unit.group_size
@@ -39,11 +43,17 @@ def main(argv=None):
     ap.add_argument("--liberty", default=DEFAULT_LIBERTY)
     ap.add_argument("--clock-ns", type=float, default=10.0, help="clock for timing and power (default 10 ns)")
     ap.add_argument("--out", default="build/synth")
+    ap.add_argument("--trace", default=None, help="trace file for switching activity (default: make traces' set)")
+    ap.add_argument("--no-fpga", action="store_true", help="skip the iCE40 synthesis and place-and-route")
     ap.add_argument("units", nargs="*", help="default: every MAC, decoder and encoder")
     args = ap.parse_args(argv)
     try:
         require_tools(args.liberty)
-    except ToolError as e:
+        if not args.no_fpga and not fpga.available():
+            raise ToolError(f"missing tool {fpga.NEXTPNR}; run `make setup` (apt packages nextpnr-ice40, "
+                            "fpga-icestorm) or pass --no-fpga")
+        ts = traces.load(args.trace)
+    except (ToolError, traces.TraceError) as e:
         sys.exit(f"synth: {e}")
     names = args.units or [n for n in UNITS if n in MACS or n.startswith("sdr_")]
     out = Path(args.out)
@@ -51,11 +61,13 @@ def main(argv=None):
     results, t0 = [], time.perf_counter()
     for name in tqdm(names, desc="synth", unit="unit"):
         try:
-            results.append(run_unit(name, out, args.liberty, args.clock_ns))
+            results.append(run_unit(name, out, args.liberty, args.clock_ns, ts, not args.no_fpga))
         except ToolError as e:
             sys.exit(f"synth: {e}")
     meta = {"liberty": args.liberty, "clock_ns": args.clock_ns, "seconds": round(time.perf_counter() - t0, 1),
-            "encoder_groups": list(ENCODER_GROUPS)}
+            "encoder_groups": list(ENCODER_GROUPS),
+            "activity_trace": {k: ts.meta.get(k) for k in ("model", "text_source", "evaluation_text", "tokens",
+                                                            "layers")}}
     (out / "report.json").write_text(json.dumps({"meta": meta, "units": results}, indent=2))
     md = write_report(results, meta, out)
     print(md)

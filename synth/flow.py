@@ -20,10 +20,12 @@ YOSYS = os.environ.get("YOSYS", "yosys")
 STA = os.environ.get("STA", "sta")
 DEFAULT_LIBERTY = "/usr/share/qflow/tech/osu018/osu018_stdcells.lib"
 
-# submodule name suffix -> the paper's Table 5 column; anything else (the top's own cells: input registers)
-# goes to "regs_acc" with the accumulator
+# submodule name (innermost) -> the paper's Table 5 column; anything else (the top's own cells: input
+# registers) goes to "regs_acc" with the accumulator. The FP16 MAC's alignment, addition, normalization and
+# rounding ("fma" around its significand multiplier) get their own column, "fp_add".
 PART_OF = {"multiplier": "multiplier", "shifter": "shifters", "decoder_a": "shifters", "decoder_w": "shifters",
-           "accumulator": "regs_acc"}
+           "accumulator": "regs_acc", "fma": "fp_add"}
+PARTS = ("multiplier", "shifters", "fp_add", "regs_acc")
 
 
 class ToolError(RuntimeError):
@@ -77,10 +79,10 @@ write_verilog -noattr -noexpr {name}_netlist.v
 
 def breakdown(name, modules):
     """Group module areas into Table 5's columns; the parts add up to the total by construction."""
-    parts = {"multiplier": 0.0, "shifters": 0.0, "regs_acc": 0.0}
+    parts = dict.fromkeys(PARTS, 0.0)
     for mod, area in modules.items():
-        suffix = mod[len(name) + 1:].split(".")[0] if mod != name else ""
-        parts[PART_OF.get(suffix, "regs_acc")] += area
+        inner = mod[len(name) + 1:].split(".")[-1] if mod != name else ""
+        parts[PART_OF.get(inner, "regs_acc")] += area
     return parts
 
 

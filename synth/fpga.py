@@ -1,0 +1,60 @@
+"""iCE40 figures: LUT4, flip-flop and carry counts from Yosys ``synth_ice40``, maximum clock from ``nextpnr-ice40``.
+
+Device iCE40HX8K (CT256 package, 7680 logic cells, no DSP blocks, so multipliers are built from LUTs and carry
+chains), placed and routed with unconstrained I/O and a fixed seed. Combinational units (encoders, decoders)
+get counts only: they have no clock, and the wide encoders have more I/O than the package.
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+from amaranth.hdl import Shape
+
+from hdl.export import to_verilog
+
+from .flow import YOSYS, ToolError, _run
+
+NEXTPNR = "nextpnr-ice40"
+DEVICE = ("--hx8k", "--package", "ct256")
+USER_IO = 206                      # HX8K CT256 user I/O pins
+
+
+def available():
+    return shutil.which(NEXTPNR) is not None
+
+
+def ice40(name, unit, workdir, place=True, seed=1):
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"{name}.v").write_text(to_verilog(name, unit))
+    (work / "ice40.ys").write_text(f"read_verilog {name}.v\nsynth_ice40 -top {name} -json {name}_ice40.json\n"
+                                   f"tee -o ice40_stat.txt stat\n")
+    _run([YOSYS, "-q", "-s", "ice40.ys"], work / "ice40_yosys.log", work)
+    stat = (work / "ice40_stat.txt").read_text()
+    cells = {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+(SB_\w+)\s*$", stat, re.M)}
+    cells.update({c: int(n) for c, n in re.findall(r"^\s+(SB_\w+)\s+(\d+)\s*$", stat, re.M)})
+    if not cells:
+        raise ToolError(f"no iCE40 cells in the Yosys statistics for {name}; see {work / 'ice40_yosys.log'}")
+    res = {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
+           "ff": sum(n for c, n in cells.items() if c.startswith("SB_DFF")), "cells": cells}
+    io = sum(Shape.cast(m.shape).width for m in unit.signature.members.values()) + 2     # + clk, rst
+    res["io"] = io
+    if place and unit.latency > 0 and io > USER_IO:
+        res["fmax_mhz"], res["pnr_skipped"] = None, f"{io} I/O bits > {USER_IO} package pins"
+    elif place and unit.latency > 0:
+        log = work / "nextpnr.log"
+        try:
+            _run([NEXTPNR, *DEVICE, "--json", f"{name}_ice40.json", "--pcf-allow-unconstrained", "--seed", str(seed),
+                  "--freq", "12", "--timing-allow-fail"], log, work)
+        except ToolError as e:
+            res["fmax_mhz"] = None
+            res["pnr_error"] = str(e)
+            return res
+        text = log.read_text()
+        fmax = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", text)
+        res["fmax_mhz"] = float(fmax[-1]) if fmax else None
+        util = re.search(r"ICESTORM_LC:\s+(\d+)/\s*(\d+)", text)
+        if util:
+            res["logic_cells"] = int(util.group(1))
+    return res
