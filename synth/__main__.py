@@ -14,10 +14,12 @@ from tqdm import tqdm
 from golden import traces
 from hdl.configs import ENCODER_GROUPS, MACS, UNITS, get
 
-from . import fpga
+from . import fpga, gatesim, libpower
 from .activity import activity
 from .flow import DEFAULT_LIBERTY, ToolError, breakdown, require_tools, sta, synthesize
 from .report import write_report
+
+GATE_CYCLES = 2000
 
 
 def run_unit(name, out, liberty, clock_ns, ts, with_fpga=True):
@@ -30,6 +32,13 @@ def run_unit(name, out, liberty, clock_ns, ts, with_fpga=True):
            "cells": syn["cells"], "modules": syn["modules"], "parts": breakdown(name, syn["modules"])}
     res.update(sta(name, work, liberty, clock_ns, act, clocked))
     res["mean_input_activity"] = sum(act.values()) / max(1, len(act))
+    if name in MACS:
+        gl = gatesim.simulate(name, unit, work, liberty, ts, cycles=GATE_CYCLES)
+        rates = {pin: n / gl["cycles"] for pin, n in gl["toggles"].items()}
+        res["gate_level"] = dict(libpower.power(work / f"{name}_netlist.v", liberty, clock_ns, rates,
+                                                input_port_rates=act),
+                                 cycles=gl["cycles"], mean_toggle_rate=sum(rates.values()) / len(rates))
+        res["gate_level"]["power_mw"] = res["gate_level"]["total_mw"]
     if with_fpga:
         res["ice40"] = fpga.ice40(name, unit, work)
     if hasattr(unit, "group_size"):

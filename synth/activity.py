@@ -42,7 +42,7 @@ def streams_for(unit, ts, cycles=CYCLES, seed=0):
         streams = {"a": signmag(a.codes, fa), "fa": a.flags_per_element(), "w": signmag(w.codes, fw),
                    "fw": w.flags_per_element()}
     elif cls == "IntMAC":
-        a = xa if unit.a_bits == 16 else np.clip(np.rint(xa / 256), -127, 127)
+        a = xa if unit.a_bits == 16 else np.clip(np.rint(xa / 256), -127, 127).astype(np.int64)
         streams = {"a": a, "b": xw}
     elif cls == "FP16MAC":
         streams = {"a": G.fp16.from_float(xa * st["a_scale"]), "b": G.fp16.from_float(xw * st["w_scale"])}

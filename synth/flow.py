@@ -109,4 +109,5 @@ def sta(name, workdir, liberty, clock_ns, activity, clocked):
         raise ToolError(f"could not read timing/power from OpenSTA for {name}; see {work / 'sta.log'}")
     path = float(arrival.group(1)) + (-float(setup.group(1)) if setup else 0.0)
     return {"critical_path_ns": path, "fmax_mhz": 1000.0 / path if path > 0 else float("inf"),
-            "power_mw": float(power.group(4)) * 1e3, "clock_ns": clock_ns}
+            "power_mw": float(power.group(4)) * 1e3, "internal_mw": float(power.group(1)) * 1e3,
+            "switching_mw": float(power.group(2)) * 1e3, "clock_ns": clock_ns}
