@@ -24,7 +24,7 @@ ENCODERS = {
     "sdr_encoder_w8k4_g16": G.SDRFormat(8, 4, 16),
     "sdr_encoder_a16k4_g8": G.SDRFormat(16, 4, 8),
 }
-# g = 32..128 run on real-trace groups in test_traces.py (Icarus evaluates g=128 at ~10 groups/s).
+# g = 32..128 run on real-trace groups in test_real_traces.py (Icarus evaluates g=128 at ~10 groups/s).
 DECODERS = {"sdr_decoder_a16k4": G.A16_K4, "sdr_decoder_w8k4": G.W8_K4}
 
 
