@@ -16,7 +16,7 @@ from hdl.configs import ENCODER_GROUPS, MACS, UNITS, get
 
 from . import fpga, gatesim, libpower
 from .activity import activity
-from .flow import DEFAULT_LIBERTY, ToolError, breakdown, require_tools, sta, synthesize
+from .flow import DEFAULT_LIBERTY, REFERENCE_YOSYS, ToolError, breakdown, require_tools, sta, synthesize
 from .report import write_report
 
 GATE_CYCLES = 2000
@@ -32,7 +32,10 @@ def run_unit(name, out, liberty, clock_ns, ts, with_fpga=True):
            "cells": syn["cells"], "modules": syn["modules"], "parts": breakdown(name, syn["modules"])}
     res.update(sta(name, work, liberty, clock_ns, act, clocked))
     res["mean_input_activity"] = sum(act.values()) / max(1, len(act))
-    if name in MACS:
+    if name in MACS:                 # the mapping comparison that justifies the flow's Yosys (areas only)
+        ref = synthesize(name, unit, work / "reference_yosys", liberty, yosys=REFERENCE_YOSYS, booth=False)
+        res["mapping_reference"] = {"yosys": "Debian Yosys 0.23, synth", "area_um2": ref["total"],
+                                    "parts": breakdown(name, ref["modules"])}
         gl = gatesim.simulate(name, unit, work, liberty, ts, cycles=GATE_CYCLES)
         rates = {pin: n / gl["cycles"] for pin, n in gl["toggles"].items()}
         res["gate_level"] = dict(libpower.power(work / f"{name}_netlist.v", liberty, clock_ns, rates,

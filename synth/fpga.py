@@ -2,7 +2,9 @@
 
 Device iCE40HX8K (CT256 package, 7680 logic cells, no DSP blocks, so multipliers are built from LUTs and carry
 chains), placed and routed with unconstrained I/O and a fixed seed. Combinational units (encoders, decoders)
-get counts only: they have no clock, and the wide encoders have more I/O than the package.
+get counts only: they have no clock, and the wide encoders have more I/O than the package. Debian's Yosys
+0.23 runs ``synth_ice40`` (it matches Debian's nextpnr 0.4; the yowasp build's ABC9 step exited with status 1
+and no message on some units here).
 """
 
 import re
@@ -13,7 +15,7 @@ from amaranth.hdl import Shape
 
 from hdl.export import to_verilog
 
-from .flow import YOSYS, ToolError, _run
+from .flow import REFERENCE_YOSYS, ToolError, _run
 
 NEXTPNR = "nextpnr-ice40"
 DEVICE = ("--hx8k", "--package", "ct256")
@@ -30,7 +32,7 @@ def ice40(name, unit, workdir, place=True, seed=1):
     (work / f"{name}.v").write_text(to_verilog(name, unit))
     (work / "ice40.ys").write_text(f"read_verilog {name}.v\nsynth_ice40 -top {name} -json {name}_ice40.json\n"
                                    f"tee -o ice40_stat.txt stat\n")
-    _run([YOSYS, "-q", "-s", "ice40.ys"], work / "ice40_yosys.log", work)
+    _run([REFERENCE_YOSYS, "-q", "-s", "ice40.ys"], work / "ice40_yosys.log", work)
     stat = (work / "ice40_stat.txt").read_text()
     cells = {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+(SB_\w+)\s*$", stat, re.M)}
     cells.update({c: int(n) for c, n in re.findall(r"^\s+(SB_\w+)\s+(\d+)\s*$", stat, re.M)})
