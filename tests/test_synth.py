@@ -59,3 +59,13 @@ def test_activity_covers_every_input_bit():
     act = activity(unit, traces.load())
     assert {f"a[{i}]" for i in range(16)} <= set(act) and act["en"] == 0.0
     assert 0.05 < sum(act[f"a[{i}]"] for i in range(16)) / 16 < 0.9
+
+
+def test_missing_tool_is_a_clear_error(monkeypatch, tmp_path):
+    with pytest.raises(flow.ToolError, match="liberty file .* not found"):
+        flow.require_tools(tmp_path / "none.lib")
+    monkeypatch.setattr(flow, "STA", "no-such-sta-binary")
+    with pytest.raises(flow.ToolError, match="no-such-sta-binary.*make setup"):
+        flow.require_tools(flow.DEFAULT_LIBERTY)
+    with pytest.raises(flow.ToolError, match="not found; run `make setup`"):
+        flow._run(["no-such-tool-here"], tmp_path / "log", tmp_path)

@@ -155,3 +155,15 @@ def test_group_stats_counts():
     assert s["groups"] == 4 and s["hist"][0] == 1 and s["hist"][2] == 1 and s["hist"][10] == 1 and s["hist"][13] == 1
     assert s["high"] == 1 and s["zero_before"] == 8
     assert s["zero_after"] == 8 + 1 + 2                # 3 -> 0 at flag 7; 7, 8 -> 0 at flag 10
+
+
+def test_cli_argument_errors(capsys):
+    from golden import accuracy, capture
+    with pytest.raises(ValueError, match="unknown scheme 'W2A2'"):
+        accuracy.main(["--schemes", "W2A2"])
+    with pytest.raises(SystemExit):
+        accuracy.main(["--windows", "0", "--schemes", "float"])
+    assert "need at least 1 window" in capsys.readouterr().err
+    with pytest.raises(traces.TraceError, match="does not exist"):
+        analysis.main(["--trace", "no/such/file.npz"])
+    del capture
