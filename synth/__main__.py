@@ -36,12 +36,15 @@ def run_unit(name, out, liberty, clock_ns, ts, with_fpga=True):
         ref = synthesize(name, unit, work / "reference_yosys", liberty, yosys=REFERENCE_YOSYS, booth=False)
         res["mapping_reference"] = {"yosys": "Debian Yosys 0.23, synth", "area_um2": ref["total"],
                                     "parts": breakdown(name, ref["modules"])}
-        gl = gatesim.simulate(name, unit, work, liberty, ts, cycles=GATE_CYCLES)
-        rates = {pin: n / gl["cycles"] for pin, n in gl["toggles"].items()}
-        res["gate_level"] = dict(libpower.power(work / f"{name}_netlist.v", liberty, clock_ns, rates,
-                                                input_port_rates=act),
-                                 cycles=gl["cycles"], mean_toggle_rate=sum(rates.values()) / len(rates))
-        res["gate_level"]["power_mw"] = res["gate_level"]["total_mw"]
+        for key, timed in (("gate_level", False), ("gate_level_timed", True)):
+            period = max(clock_ns, 5 * round(res["critical_path_ns"] * 1.5 / 5 + 0.5)) if timed else clock_ns
+            gl = gatesim.simulate(name, unit, work, liberty, ts, cycles=GATE_CYCLES, timed=timed, period_ns=period)
+            rates = {pin: n / gl["cycles"] for pin, n in gl["toggles"].items()}
+            res[key] = dict(libpower.power(work / f"{name}_netlist.v", liberty, clock_ns, rates,
+                                           input_port_rates=act),
+                            cycles=gl["cycles"], sim_period_ns=period,
+                            mean_toggle_rate=sum(rates.values()) / len(rates))
+            res[key]["power_mw"] = res[key]["total_mw"]
     if with_fpga:
         res["ice40"] = fpga.ice40(name, unit, work)
     if hasattr(unit, "group_size"):

@@ -56,7 +56,7 @@ def _ports(unit):
     return [(n, Shape.cast(m.shape).width, m.flow == wiring.In) for n, m in unit.signature.members.items()]
 
 
-def _testbench(name, ports, cycles):
+def _testbench(name, ports, cycles, half_period_ns=5):
     ins = [(n, w) for n, w, i in ports if i]
     outs = [(n, w) for n, w, i in ports if not i]
     total = sum(w for _, w in ins)
@@ -72,7 +72,7 @@ module tb;
   reg [{total - 1}:0] mem [0:{cycles - 1}];
   integer i, f;
   {name} dut ({conns});
-  always #5 clk = ~clk;
+  always #{half_period_ns} clk = ~clk;
   initial begin
     $readmemh("stim.hex", mem);
     f = $fopen("out.txt", "w");
@@ -146,8 +146,11 @@ def _count_vcd(path):
     return {pin: counts.get(k, 0) for k, pins in ids.items() for pin in pins}
 
 
-def simulate(name, unit, workdir, liberty, ts, cycles=2000):
-    """Run the netlist on real-trace streams; returns toggles per cell output pin and the functional check."""
+def simulate(name, unit, workdir, liberty, ts, cycles=2000, timed=False, period_ns=10):
+    """Run the netlist on real-trace streams; returns toggles per cell output pin and the functional check.
+
+    ``timed``: use the cell models' specify delays (``iverilog -gspecify``), so that glitches are simulated and
+    counted; ``period_ns`` must then exceed the critical path (toggles are per cycle, whatever the period)."""
     work = Path(workdir)
     netlist = work / f"{name}_netlist.v"
     models = Path(liberty).with_name(CELL_MODELS)
@@ -155,14 +158,15 @@ def simulate(name, unit, workdir, liberty, ts, cycles=2000):
         raise ToolError(f"{netlist} is missing: synthesize {name} first")
     if not models.is_file():
         raise ToolError(f"cell models {models} not found beside the liberty file (qflow-tech-osu018 ships them)")
-    gl = work / "gatesim"
+    gl = work / ("gatesim_timed" if timed else "gatesim")
     gl.mkdir(exist_ok=True)
     streams = streams_for(unit, ts, cycles=cycles, seed=1)
     ports = _ports(unit)
     ins = [(n, w) for n, w, i in ports if i]
     (gl / "stim.hex").write_text(_stim_hex(ins, streams, cycles))
-    (gl / "tb.v").write_text(_testbench(name, ports, cycles))
-    _run([IVERILOG, "-o", "tb.vvp", "-s", "tb", "tb.v", str(netlist.resolve()), str(models)], gl / "iverilog.log", gl)
+    (gl / "tb.v").write_text(_testbench(name, ports, cycles, period_ns / 2))
+    _run([IVERILOG, *(["-gspecify"] if timed else []), "-o", "tb.vvp", "-s", "tb", "tb.v", str(netlist.resolve()),
+          str(models)], gl / "iverilog.log", gl)
     _run([VVP, "-n", "tb.vvp"], gl / "vvp.log", gl)
     out = [int(line.split()[0], 16) for line in (gl / "out.txt").read_text().split()]
     exp = expected_acc(unit, streams)

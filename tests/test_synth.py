@@ -33,6 +33,9 @@ def test_gate_level_netlist_matches_golden_and_counts_toggles(synthesized):
     gl = gatesim.simulate("mac_dfree_w4a4", unit, work, flow.DEFAULT_LIBERTY, traces.load(), cycles=320)
     assert gl["cycles"] == 320 and len(gl["toggles"]) > 400
     assert 0 < sum(gl["toggles"].values())
+    timed = gatesim.simulate("mac_dfree_w4a4", unit, work, flow.DEFAULT_LIBERTY, traces.load(), cycles=320,
+                             timed=True, period_ns=20)          # also checked against the golden model
+    assert sum(timed["toggles"].values()) > sum(gl["toggles"].values())   # glitches only add toggles
 
 
 def test_liberty_calculator_matches_opensta_on_uniform_activity(synthesized):
