@@ -284,22 +284,26 @@ def trace_compressed_mac_stimulus(ts, fa_fmt, fw_fmt, lanes, cycles, seed):
     return _finish(s, prod, {"a": signmag(a, fa_fmt), "w": signmag(w, fw_fmt), "fa": fa, "fw": fw}, None)
 
 
+def _row_pairs(a, w):
+    """A dot-product source: a random row of ``a`` against a random row of ``w``."""
+    def src(r):
+        return a[int(r.integers(a.shape[0]))], w[int(r.integers(w.shape[0]))]
+    return src
+
+
+def _int_mac_on(sources, lanes, cycles, seed, a_bits, b_bits):
+    a, b, load = _dot_streams(np.random.default_rng(seed), lanes, cycles, sources)
+    s = dict(a=a, b=b, load=load, en=np.ones_like(load))
+    return _finish(s, G.int_product(a, b, a_bits, b_bits), {"a": a, "b": b}, None)
+
+
 def trace_int16x8_stimulus(ts, lanes, cycles, seed):
     """Real W8A16 dot products on base integers (the INT 16x8 MAC's job)."""
-    rng = np.random.default_rng(seed)
-    sources = []
-    for _, _, a, w in _linear_pairs(ts):
-        def src(r, a=a.data, w=w.data):
-            return a[int(r.integers(a.shape[0]))], w[int(r.integers(w.shape[0]))]
-        sources.append(src)
-    a, b, load = _dot_streams(rng, lanes, cycles, sources)
-    s = dict(a=a, b=b, load=load, en=np.ones_like(load))
-    return _finish(s, G.int_product(a, b, 16, 8), {"a": a, "b": b}, None)
+    return _int_mac_on([_row_pairs(a.data, w.data) for _, _, a, w in _linear_pairs(ts)], lanes, cycles, seed, 16, 8)
 
 
 def trace_int8x8_stimulus(ts, lanes, cycles, seed):
     """Real Q . K dot products on KV8 integers (per head, grouped-query heads mapped to their KV head)."""
-    rng = np.random.default_rng(seed)
     sources = []
     for layer in ts.layers:
         q, k = ts.tensors[f"layer{layer:02d}.query"].data, ts.tensors[f"layer{layer:02d}.key"].data
@@ -309,23 +313,14 @@ def trace_int8x8_stimulus(ts, lanes, cycles, seed):
             h, t = int(r.integers(q.shape[0])), int(r.integers(q.shape[1]))
             return q[h, t], k[h // per_kv, int(r.integers(t + 1))]      # a causal (query, key) pair
         sources.append(src)
-    a, b, load = _dot_streams(rng, lanes, cycles, sources)
-    s = dict(a=a, b=b, load=load, en=np.ones_like(load))
-    return _finish(s, G.int_product(a, b, 8, 8), {"a": a, "b": b}, None)
+    return _int_mac_on(sources, lanes, cycles, seed, 8, 8)
 
 
 def trace_fp16_operands(ts, lanes, cycles, seed):
     """Real activations x weights as binary16 (the dequantized W8A16 values), for the FP16 MAC."""
-    rng = np.random.default_rng(seed)
-    sources = []
-    for _, _, a, w in _linear_pairs(ts):
-        af = G.fp16.from_float(a.dequantized())
-        wf = G.fp16.from_float(w.dequantized())
-
-        def src(r, af=af, wf=wf):
-            return af[int(r.integers(af.shape[0]))], wf[int(r.integers(wf.shape[0]))]
-        sources.append(src)
-    return _dot_streams(rng, lanes, cycles, sources)
+    sources = [_row_pairs(G.fp16.from_float(a.dequantized()), G.fp16.from_float(w.dequantized()))
+               for _, _, a, w in _linear_pairs(ts)]
+    return _dot_streams(np.random.default_rng(seed), lanes, cycles, sources)
 
 
 def trace_encoder_groups(ts, fmt, count, seed):
