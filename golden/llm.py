@@ -24,7 +24,6 @@ forward pass computes exactly what the golden model computes; ``tests/test_llm.p
 import importlib.util
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 
 from . import quant, sdr
 from .text import CALIBRATION, EVALUATION, SOURCE, novel_text
+from .traces import SITE
 
 __all__ = [
     "Scheme", "SCHEMES", "scheme", "default_model_path", "load_model", "token_windows", "QuantizedModel",
@@ -40,9 +40,6 @@ __all__ = [
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-# Linear layers that read the same tensor share one activation scale ("site").
-SITE = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "o_proj": "o_in",
-        "gate_proj": "mlp_in", "up_proj": "mlp_in", "down_proj": "down_in"}
 QKV = ("query", "key", "value")
 W_BITS, A_BITS, KV_BITS = 8, 16, 8
 RTN_BITS, RTN_GROUP = 4, 128
@@ -374,8 +371,3 @@ def text_windows(tokenizer, which, seq_len, count):
 
 def describe_text():
     return {"source": SOURCE, "calibration": CALIBRATION, "evaluation": EVALUATION}
-
-
-def timer():
-    t0 = time.perf_counter()
-    return lambda: time.perf_counter() - t0

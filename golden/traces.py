@@ -20,13 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FORMAT", "VERSION", "TraceError", "TraceTensor", "TraceSet", "save", "load", "DEFAULT_TRACE"]
+__all__ = [
+    "FORMAT", "VERSION", "SITE", "TraceError", "TraceTensor", "TraceSet", "save", "load", "DEFAULT_TRACE",
+    "linear_dot_stream",
+]
 
 FORMAT = "qrazor-trace"
 VERSION = 1
 META = "__meta__"
 KINDS = {"weight": (8, "per output channel"), "input": (16, "per tensor"),
          "query": (8, "per head"), "key": (8, "per head"), "value": (8, "per head")}
+# Linear layers that read the same tensor share one input "site" (and one A16 scale).
+SITE = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "o_proj": "o_in",
+        "gate_proj": "mlp_in", "up_proj": "mlp_in", "down_proj": "down_in"}
 DEFAULT_TRACE = Path(__file__).resolve().parent.parent / "build" / "traces" / "default.npz"
 
 
@@ -66,6 +72,10 @@ class TraceSet:
     def select(self, kind=None, layer=None):
         return [t for t in self.tensors.values()
                 if (kind is None or t.kind == kind) and (layer is None or t.layer == layer)]
+
+    def linear_pairs(self):
+        """``[(input tensor, weight tensor)]`` for every traced linear layer (the input is its site's)."""
+        return [(self.tensors[f"layer{w.layer:02d}.{SITE[w.module]}.input"], w) for w in self.select(kind="weight")]
 
     @property
     def layers(self):
@@ -178,11 +188,7 @@ def linear_dot_stream(ts, cycles, seed=0):
     of each element), ``load`` (True at the first step of each dot product), each of length ``cycles``.
     Dot products start at row starts, so grouping the stream in groups dividing K never crosses a row."""
     rng = np.random.default_rng(seed)
-    pairs = []
-    for w in ts.select(kind="weight"):
-        site = next(t for t in ts.select(kind="input", layer=w.layer) if t.data.shape[1] == w.data.shape[1]
-                    and t.module == _SITE_OF.get(w.module))
-        pairs.append((site, w))
+    pairs = ts.linear_pairs()
     if not pairs:
         raise TraceError("the trace set has no weight/input pairs to form dot products")
     parts, n = [], 0
@@ -196,7 +202,3 @@ def linear_dot_stream(ts, cycles, seed=0):
         n += k
     cols = [np.concatenate(c)[:cycles] for c in zip(*parts)]
     return dict(zip(("a", "w", "a_scale", "w_scale", "load"), cols))
-
-
-_SITE_OF = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "o_proj": "o_in",
-            "gate_proj": "mlp_in", "up_proj": "mlp_in", "down_proj": "down_in"}

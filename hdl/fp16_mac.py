@@ -16,6 +16,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .macs import _MAC
 from .parts import SignMagMultiplier
 
 __all__ = ["FP16FMA", "FP16MAC", "CANONICAL_NAN"]
@@ -125,7 +126,7 @@ class FP16FMA(wiring.Component):
         return m
 
 
-class FP16MAC(wiring.Component):
+class FP16MAC(_MAC):
     """FP16 MAC with the same interface timing as the integer MACs (``latency = 2``).
 
     Stage 1 registers ``a``, ``b``, ``en``, ``load``; stage 2 is the fused multiply-add into the 16-bit
@@ -133,18 +134,12 @@ class FP16MAC(wiring.Component):
     ``acc`` : Out(16).
     """
 
-    latency = 2
-
     def __init__(self):
         super().__init__({"a": In(16), "b": In(16), "en": In(1), "load": In(1), "acc": Out(16)})
 
     def elaborate(self, platform):
         m = Module()
-        regs = {}
-        for name in ("a", "b", "en", "load"):
-            port = getattr(self, name)
-            regs[name] = Signal.like(port, name=f"{name}_q")
-            m.d.sync += regs[name].eq(port)
+        regs = self._register_inputs(m, ["a", "b"])
         m.submodules.accumulator = acc = _FP16Accumulator()
         m.d.comb += [acc.a.eq(regs["a"]), acc.b.eq(regs["b"]), acc.en.eq(regs["en"]), acc.load.eq(regs["load"]),
                      self.acc.eq(acc.acc)]

@@ -226,16 +226,6 @@ def fp16_mac_stimulus(lanes, cycles, seed, reset_at=None, real=None):
 
 # ---------------------------------------------------------------- real LLM traces (golden.traces)
 
-def _linear_pairs(ts):
-    """(layer, module, activation tensor, weight tensor) for every traced linear layer."""
-    from golden.llm import SITE
-    out = []
-    for w in ts.select(kind="weight"):
-        a = ts.tensors[f"layer{w.layer:02d}.{SITE[w.module]}.input"]
-        out.append((w.layer, w.module, a, w))
-    return out
-
-
 def _dot_streams(rng, lanes, cycles, sources):
     """Per lane, whole dot products drawn at random from ``sources`` (list of (rows_a, rows_b, ...) per item,
     as a function returning the K-long operand streams) until ``cycles`` steps; ``load`` marks each start."""
@@ -261,7 +251,7 @@ def trace_compressed_mac_stimulus(ts, fa_fmt, fw_fmt, lanes, cycles, seed):
     golden GEMM (``gemm_dfree``) the accuracy study's arithmetic stands for."""
     rng = np.random.default_rng(seed)
     sources, gemms = [], []
-    for _, _, a, w in _linear_pairs(ts):
+    for a, w in ts.linear_pairs():
         ca = G.compress(a.data, fa_fmt, axis=1)
         cw = G.compress(w.data, fw_fmt.with_group(fa_fmt.group_size), axis=1)
         fa, fw = ca.flags_per_element(), cw.flags_per_element()
@@ -299,7 +289,7 @@ def _int_mac_on(sources, lanes, cycles, seed, a_bits, b_bits):
 
 def trace_int16x8_stimulus(ts, lanes, cycles, seed):
     """Real W8A16 dot products on base integers (the INT 16x8 MAC's job)."""
-    return _int_mac_on([_row_pairs(a.data, w.data) for _, _, a, w in _linear_pairs(ts)], lanes, cycles, seed, 16, 8)
+    return _int_mac_on([_row_pairs(a.data, w.data) for a, w in ts.linear_pairs()], lanes, cycles, seed, 16, 8)
 
 
 def trace_int8x8_stimulus(ts, lanes, cycles, seed):
@@ -319,7 +309,7 @@ def trace_int8x8_stimulus(ts, lanes, cycles, seed):
 def trace_fp16_operands(ts, lanes, cycles, seed):
     """Real activations x weights as binary16 (the dequantized W8A16 values), for the FP16 MAC."""
     sources = [_row_pairs(G.fp16.from_float(a.dequantized()), G.fp16.from_float(w.dequantized()))
-               for _, _, a, w in _linear_pairs(ts)]
+               for a, w in ts.linear_pairs()]
     return _dot_streams(np.random.default_rng(seed), lanes, cycles, sources)
 
 
