@@ -16,7 +16,7 @@ from hdl.configs import ENCODER_GROUPS, MACS, UNITS, get
 
 from . import fpga, gatesim, libpower
 from .activity import activity
-from .flow import DEFAULT_LIBERTY, REFERENCE_YOSYS, ToolError, breakdown, require_tools, sta, synthesize
+from .flow import DEFAULT_ABC, DEFAULT_LIBERTY, REFERENCE_YOSYS, ToolError, breakdown, require_tools, sta, synthesize
 from .report import write_report
 
 GATE_CYCLES = 2000
@@ -32,8 +32,13 @@ def run_unit(name, out, liberty, clock_ns, ts, with_fpga=True):
            "cells": syn["cells"], "modules": syn["modules"], "parts": breakdown(name, syn["modules"])}
     res.update(sta(name, work, liberty, clock_ns, act, clocked))
     res["mean_input_activity"] = sum(act.values()) / max(1, len(act))
-    if name in MACS:                 # the mapping comparison that justifies the flow's Yosys (areas only)
-        ref = synthesize(name, unit, work / "reference_yosys", liberty, yosys=REFERENCE_YOSYS, booth=False)
+    # the mapping comparisons that justify the flow: Yosys' default ABC script (same Yosys, Booth) ...
+    ref = synthesize(name, unit, work / "default_abc", liberty, abc_script=DEFAULT_ABC)
+    res["mapping_default_abc"] = {"area_um2": ref["total"], "parts": breakdown(name, ref["modules"]),
+                                  **sta(name, work / "default_abc", liberty, clock_ns, act, clocked)}
+    if name in MACS:                 # ... and Debian's Yosys 0.23 without Booth (areas only)
+        ref = synthesize(name, unit, work / "reference_yosys", liberty, yosys=REFERENCE_YOSYS, booth=False,
+                         abc_script=DEFAULT_ABC)
         res["mapping_reference"] = {"yosys": "Debian Yosys 0.23, synth", "area_um2": ref["total"],
                                     "parts": breakdown(name, ref["modules"])}
         for key, timed in (("gate_level", False), ("gate_level_timed", True)):

