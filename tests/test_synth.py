@@ -72,3 +72,12 @@ def test_missing_tool_is_a_clear_error(monkeypatch, tmp_path):
         flow.require_tools(flow.DEFAULT_LIBERTY)
     with pytest.raises(flow.ToolError, match="not found; run `make setup`"):
         flow._run(["no-such-tool-here"], tmp_path / "log", tmp_path)
+
+
+def test_ice40_counts_and_fmax(tmp_path):
+    from synth import fpga
+    if not fpga.available():
+        pytest.fail("nextpnr-ice40 is missing (scripts/setup.sh installs it)")
+    res = fpga.ice40("mac_dfree_w4a4", get("mac_dfree_w4a4").build(), tmp_path)
+    assert res["lut4"] > 50 and res["ff"] >= 4 + 4 + 4 + 3 + 2 + 32 and res["carry"] > 0
+    assert res["fmax_mhz"] and res["fmax_mhz"] > 1
