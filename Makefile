@@ -39,7 +39,7 @@ accuracy: $(STAMP)
 	$(PY) -m golden.accuracy $(ACCURACY_ARGS)
 
 ## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
-synth: $(STAMP)
+synth: $(STAMP) traces
 	$(PY) -m synth $(if $(LIBERTY),--liberty $(LIBERTY))
 
 ## Verilog of every unit -> build/verilog/
