@@ -31,7 +31,7 @@ import numpy as np
 
 from . import quant, sdr
 from .text import CALIBRATION, EVALUATION, SOURCE, novel_text
-from .traces import SITE
+from .traces import KINDS, SITE
 
 __all__ = [
     "Scheme", "SCHEMES", "scheme", "default_model_path", "load_model", "token_windows", "QuantizedModel",
@@ -41,7 +41,7 @@ __all__ = [
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 QKV = ("query", "key", "value")
-W_BITS, A_BITS, KV_BITS = 8, 16, 8
+W_BITS, A_BITS, KV_BITS = (KINDS[k][0] for k in ("weight", "input", "key"))     # base precisions
 RTN_BITS, RTN_GROUP = 4, 128
 
 

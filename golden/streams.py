@@ -5,7 +5,7 @@ Used by the RTL benches and by the synthesis flow's switching-activity estimate.
 
 import numpy as np
 
-__all__ = ["llm_like", "signmag"]
+__all__ = ["llm_like", "signmag", "from_signmag"]
 
 
 def llm_like(rng, shape, bits):
@@ -21,3 +21,10 @@ def signmag(codes, fmt):
     """Codes -> the hardware's sign-magnitude words ``sign << n | magnitude``."""
     c = np.asarray(codes, np.int64)
     return np.abs(c) | ((c < 0).astype(np.int64) << fmt.mag_bits)
+
+
+def from_signmag(words, fmt):
+    """The hardware's sign-magnitude words -> codes (the inverse of ``signmag``)."""
+    w = np.asarray(words, np.int64)
+    mag = w & ((1 << fmt.mag_bits) - 1)
+    return np.where(w >> fmt.mag_bits, -mag, mag)

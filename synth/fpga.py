@@ -11,9 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
-from amaranth.hdl import Shape
-
-from hdl.export import to_verilog
+from hdl.export import ports, to_verilog
 
 from .flow import REFERENCE_YOSYS, ToolError, _run
 
@@ -40,7 +38,7 @@ def ice40(name, unit, workdir, place=True, seed=1):
         raise ToolError(f"no iCE40 cells in the Yosys statistics for {name}; see {work / 'ice40_yosys.log'}")
     res = {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
            "ff": sum(n for c, n in cells.items() if c.startswith("SB_DFF")), "cells": cells}
-    io = sum(Shape.cast(m.shape).width for m in unit.signature.members.values()) + 2     # + clk, rst
+    io = sum(w for _, w, _ in ports(unit)) + 2                  # + clk, rst
     res["io"] = io
     if place and unit.latency > 0 and io > USER_IO:
         res["fmax_mhz"], res["pnr_skipped"] = None, f"{io} I/O bits > {USER_IO} package pins"

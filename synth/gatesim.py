@@ -15,16 +15,16 @@ real-trace input streams that give the switching activity (``synth.activity.stre
 from pathlib import Path
 
 import numpy as np
-from amaranth.hdl import Shape
-from amaranth.lib import wiring
 
 import golden as G
+from golden.streams import from_signmag
+from hdl.export import ports as unit_ports
 
+from . import libpower
 from .activity import streams_for
 from .flow import ToolError, _run
 
 CELL_MODELS = "osu018_stdcells.v"
-OUTPUT_PINS = {"Y", "Q", "YC", "YS"}
 IVERILOG, VVP = "iverilog", "vvp"
 
 
@@ -39,21 +39,10 @@ def expected_acc(unit, streams):
     else:
         fa = G.SDRFormat(unit.a_base, unit.a_kept, 1)
         fw = G.SDRFormat(unit.w_base, unit.w_kept, 1)
-        ca = _from_signmag(streams["a"], unit.a_kept - 1)
-        cw = _from_signmag(streams["w"], unit.w_kept - 1)
+        ca, cw = from_signmag(streams["a"], fa), from_signmag(streams["w"], fw)
         prod = G.dfree_product(ca, streams["fa"], cw, streams["fw"], fa, fw)
     acc = G.accumulate(prod, load, width=unit.acc_width)
     return acc & ((1 << unit.acc_width) - 1)
-
-
-def _from_signmag(word, mag_bits):
-    word = np.asarray(word, np.int64)
-    mag = word & ((1 << mag_bits) - 1)
-    return np.where(word >> mag_bits, -mag, mag)
-
-
-def _ports(unit):
-    return [(n, Shape.cast(m.shape).width, m.flow == wiring.In) for n, m in unit.signature.members.items()]
 
 
 def _testbench(name, ports, cycles, half_period_ns=5):
@@ -99,7 +88,7 @@ def _stim_hex(ins, streams, cycles):
     return "\n".join(format(int(x), "x") for x in word) + "\n"
 
 
-def _count_vcd(path):
+def _count_vcd(path, output_pins):
     """{(cell instance, output pin): toggles}: changes of each pin's settled value from one simulation time to
     the next (zero-delay delta-cycle glitches inside one time step are not counted), after the $dumpvars
     block's initial values."""
@@ -123,7 +112,7 @@ def _count_vcd(path):
                     scope.pop()
                 elif line.startswith("$var"):
                     parts = line.split()
-                    if parts[2] == "1" and len(scope) >= 3 and parts[4] in OUTPUT_PINS:
+                    if parts[2] == "1" and len(scope) >= 3 and parts[4] in output_pins:
                         ids.setdefault(parts[3], []).append((scope[-1], parts[4]))
                 elif line.startswith("$enddefinitions"):
                     in_defs = False
@@ -161,7 +150,7 @@ def simulate(name, unit, workdir, liberty, ts, cycles=2000, timed=False, period_
     gl = work / ("gatesim_timed" if timed else "gatesim")
     gl.mkdir(exist_ok=True)
     streams = streams_for(unit, ts, cycles=cycles, seed=1)
-    ports = _ports(unit)
+    ports = unit_ports(unit)
     ins = [(n, w) for n, w, i in ports if i]
     (gl / "stim.hex").write_text(_stim_hex(ins, streams, cycles))
     (gl / "tb.v").write_text(_testbench(name, ports, cycles, period_ns / 2))
@@ -176,7 +165,9 @@ def simulate(name, unit, workdir, liberty, ts, cycles=2000, timed=False, period_
         i = int(bad[0])
         raise ToolError(f"{name}: gate-level netlist disagrees with the golden model at cycle {i}: "
                         f"expected {int(exp[i]):#x}, got {int(got[i]):#x} ({bad.size} of {cycles} cycles differ)")
-    toggles = _count_vcd(gl / "gl.vcd")
+    lib = libpower.load_library(str(liberty))
+    outputs = {p for cell in lib.values() for p, pin in cell["pins"].items() if pin["dir"] == "output"}
+    toggles = _count_vcd(gl / "gl.vcd", outputs)
     if not toggles:
         raise ToolError(f"{name}: no cell output pins found in {gl / 'gl.vcd'}")
     (gl / "gl.vcd").unlink()                                    # large; the counts are what is kept

@@ -158,7 +158,7 @@ def test_group_stats_counts():
 
 
 def test_cli_argument_errors(capsys):
-    from golden import accuracy, capture
+    from golden import accuracy
     with pytest.raises(ValueError, match="unknown scheme 'W2A2'"):
         accuracy.main(["--schemes", "W2A2"])
     with pytest.raises(SystemExit):
@@ -166,4 +166,3 @@ def test_cli_argument_errors(capsys):
     assert "need at least 1 window" in capsys.readouterr().err
     with pytest.raises(traces.TraceError, match="does not exist"):
         analysis.main(["--trace", "no/such/file.npz"])
-    del capture
