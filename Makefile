@@ -24,19 +24,19 @@ test-sim: $(STAMP) traces
 
 ## Small default trace set of the real LLM (3 layers, 256 tokens) -> build/traces/default.npz (once).
 traces: $(STAMP)
-	$(PY) -m golden.capture --if-missing
+	$(PY) -m llmstudy.capture --if-missing
 
 ## Every layer, 1024 tokens -> build/traces/full.npz
 traces-full: $(STAMP)
-	$(PY) -m golden.capture --full --if-missing
+	$(PY) -m llmstudy.capture --full --if-missing
 
 ## The paper's Figure 2 on the full trace -> build/analysis/figure2.{md,json,png}
 analysis: traces-full
-	$(PY) -m golden.analysis --trace build/traces/full.npz
+	$(PY) -m llmstudy.analysis --trace build/traces/full.npz
 
 ## The paper's Table 8: perplexity sweep on the real LLM -> build/accuracy/table8.{md,json,png}
 accuracy: $(STAMP)
-	$(PY) -m golden.accuracy $(ACCURACY_ARGS)
+	$(PY) -m llmstudy.accuracy $(ACCURACY_ARGS)
 
 ## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
 synth: $(STAMP) traces
@@ -48,7 +48,7 @@ verilog: $(STAMP)
 
 ## SDR compress + decompress throughput (benchmark, not a test).
 bench: $(STAMP)
-	$(PY) -m golden.bench
+	$(PY) -m llmstudy.bench
 
 lint: $(STAMP)
 	$(PY) -m ruff check golden hdl synth sim tests

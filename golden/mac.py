@@ -18,8 +18,8 @@ Products (the arithmetic that each unit implements):
 
 import numpy as np
 
-from ._validate import check_int_array, check_int_param
 from .sdr import SDRTensor, decompress
+from .validate import check_int_array, check_int_param
 
 __all__ = [
     "ACC_WIDTH", "wrap", "Accumulator", "accumulate", "dfree_product", "conventional_product",

@@ -11,7 +11,7 @@ channel axis for weights, the head axis for the KV cache.
 
 import numpy as np
 
-from ._validate import check_float_array, check_int_param, normalize_axis
+from .validate import check_float_array, check_int_param, normalize_axis
 
 __all__ = [
     "qmax", "absmax", "absmax_scale", "quantize", "dequantize", "Calibrator", "int_dtype", "rtn_groupwise",

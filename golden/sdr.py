@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_int_array, check_int_param, check_power_of_two, normalize_axis
 from .quant import int_dtype
+from .validate import check_int_array, check_int_param, check_power_of_two, normalize_axis
 
 __all__ = [
     "FLAG_BITS", "SDRFormat", "SDRTensor", "compress", "decompress", "razor", "compress_reference",

@@ -9,7 +9,7 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._validate import check_int_param as check_width  # one parameter check for golden and RTL
+from golden.validate import check_int_param as check_width  # one parameter check for golden and RTL
 
 __all__ = ["SignMag", "check_width", "SignMagMultiplier", "IntMultiplier", "BarrelShifter", "Accumulator"]
 

@@ -1,4 +1,4 @@
-"""RTL vs golden model on real LLM data: the default trace set (``make traces``, golden.traces).
+"""RTL vs golden model on real LLM data: the default trace set (``make traces``, llmstudy.traces).
 
 Dot products of real activations x weights (W8A16 base integers, and razored to W4A4 / W4A8 by the golden
 model), real Q . K products (KV8), real binary16 values for the FP16 MAC, and real groups for the encoders.
@@ -13,7 +13,7 @@ import vectors as V
 from harness import check, simulator
 
 import golden as G
-from golden import traces
+from llmstudy import traces
 
 LANES = 32
 CYCLES = int(os.environ.get("QR_TRACE_CYCLES", "10000"))

@@ -218,7 +218,7 @@ def fp16_mac_stimulus(lanes, cycles, seed, reset_at=None, real=None):
     return _finish(s, {"a": a, "b": b}, reset_at, {"a": a, "b": b}, G.fp16.fp16_mac_stream)
 
 
-# ---------------------------------------------------------------- real LLM traces (golden.traces)
+# ---------------------------------------------------------------- real LLM traces (llmstudy.traces)
 
 def _dot_streams(rng, lanes, cycles, sources):
     """Per lane, whole dot products drawn at random from ``sources`` (list of (rows_a, rows_b, ...) per item,

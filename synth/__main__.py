@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from golden import traces
 from hdl.configs import ENCODER_GROUPS, MACS, UNITS, get
+from llmstudy import traces
 
 from . import fpga, gatesim, libpower
 from .activity import activity

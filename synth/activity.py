@@ -1,6 +1,6 @@
 """Switching activity of each input bit (toggles per cycle) for the power estimate, from real LLM traces.
 
-Every MAC sees the same real dot products (``golden.traces.linear_dot_stream``: a token's linear-layer input
+Every MAC sees the same real dot products (``llmstudy.traces.linear_dot_stream``: a token's linear-layer input
 times one weight row, whole rows one after another) in the representation that unit consumes: SDR-compressed
 words and flags (g = 16) for the QRazor MACs, base integers for INT 16x8, activations requantized to 8 bits for
 INT 8x8, the dequantized values as binary16 for the FP16 MAC. Encoders see groups of the activation stream,
@@ -12,7 +12,7 @@ from amaranth.hdl import Value
 
 import golden as G
 from golden.streams import signmag
-from golden.traces import linear_dot_stream
+from llmstudy.traces import linear_dot_stream
 
 CYCLES = 20000
 GROUP = 16

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import golden
-from golden import llm, quant, sdr, traces
+from golden import quant, sdr
+from llmstudy import llm, traces
 
 torch = pytest.importorskip("torch", reason="the llm extra (scripts/setup.sh installs it)")
 

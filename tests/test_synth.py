@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from golden import traces
 from hdl.configs import get
+from llmstudy import traces
 from synth import flow, gatesim, libpower
 from synth.activity import activity
 

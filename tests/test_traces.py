@@ -7,7 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from golden import analysis, quant, sdr, text, traces
+from golden import quant, sdr
+from llmstudy import analysis, text, traces
 
 
 def _trace(rng):
@@ -158,7 +159,7 @@ def test_group_stats_counts():
 
 
 def test_cli_argument_errors(capsys):
-    from golden import accuracy
+    from llmstudy import accuracy
     with pytest.raises(ValueError, match="unknown scheme 'W2A2'"):
         accuracy.main(["--schemes", "W2A2"])
     with pytest.raises(SystemExit):

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
+
 __all__ = [
-    "FORMAT", "VERSION", "SITE", "TraceError", "TraceTensor", "TraceSet", "save", "load", "DEFAULT_TRACE",
+    "FORMAT", "VERSION", "SITE", "TraceError", "TraceTensor", "TraceSet", "save", "load",
     "linear_dot_stream",
 ]
 
@@ -33,7 +35,6 @@ KINDS = {"weight": (8, "per output channel"), "input": (16, "per tensor"),
 # Linear layers that read the same tensor share one input "site" (and one A16 scale).
 SITE = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "o_proj": "o_in",
         "gate_proj": "mlp_in", "up_proj": "mlp_in", "down_proj": "down_in"}
-DEFAULT_TRACE = Path(__file__).resolve().parent.parent / "build" / "traces" / "default.npz"
 
 
 class TraceError(ValueError):
@@ -124,7 +125,7 @@ def load(path=None, expect=None):
 
     ``expect``: optional dict of metadata values that must match (e.g. ``{"model": ...}``).
     """
-    path = Path(path) if path is not None else DEFAULT_TRACE
+    path = Path(path) if path is not None else settings.default_trace()
     if not path.is_file():
         raise TraceError(f"trace file {path} does not exist (make traces writes the default set)")
     try:

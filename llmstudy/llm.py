@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import quant, sdr
+from golden import quant, sdr
+
 from .text import CALIBRATION, EVALUATION, SOURCE, novel_text
 from .traces import KINDS, SITE
 
@@ -364,7 +365,7 @@ def perplexity(qm, windows, sch, progress=None):
 
 
 def text_windows(tokenizer, which, seq_len, count):
-    """Windows from the calibration or evaluation novel (disjoint texts; see golden.text)."""
+    """Windows from the calibration or evaluation novel (disjoint texts; see llmstudy.text)."""
     novel = {"calibration": CALIBRATION, "evaluation": EVALUATION}[which]
     return token_windows(tokenizer, novel_text(novel), seq_len, count)
 

@@ -1,4 +1,4 @@
-"""Throughput of SDR compress + decompress: ``python -m golden.bench [--elements N] [--group G]``.
+"""Throughput of SDR compress + decompress: ``python -m llmstudy.bench [--elements N] [--group G]``.
 
 Measures the library path (``compress`` + ``decompress``) and, in the same run on the same data, a
 straightforward reference: the algorithm written plainly in NumPy with int64 arithmetic, one pass per step,
@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .sdr import SDRFormat, compress, decompress
+from golden.sdr import SDRFormat, compress, decompress
 
 
 def straightforward(x, fmt):

@@ -1,6 +1,6 @@
-"""Capture real-LLM traces: ``python -m golden.capture`` (small default set) or ``--full`` (every layer).
+"""Capture real-LLM traces: ``python -m llmstudy.capture`` (small default set) or ``--full`` (every layer).
 
-Scales are calibrated statically on the calibration text (golden.text.CALIBRATION); the traced window is
+Scales are calibrated statically on the calibration text (llmstudy.text.CALIBRATION); the traced window is
 taken from the evaluation text. See golden/traces.py for the file format and docs/trace-format.md.
 """
 
@@ -10,12 +10,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import traces
+from . import settings, traces
 from .text import CALIBRATION, EVALUATION, SOURCE
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = traces.DEFAULT_TRACE
-FULL_OUT = ROOT / "build" / "traces" / "full.npz"
 DEFAULT_LAYERS = (0, 15, 29)
 CAL_WINDOWS, CAL_LEN = 8, 512
 
@@ -53,7 +50,7 @@ def capture(out, layers=None, tokens=256, model_path=None, cal_windows=CAL_WINDO
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m golden.capture", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m llmstudy.capture", description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="every layer, 1024 tokens, written to build/traces/full.npz")
     ap.add_argument("--out", type=Path, help="output file (default build/traces/default.npz or full.npz)")
     ap.add_argument("--layers", type=int, nargs="+", help=f"layer indices (default {DEFAULT_LAYERS}; --full: all)")
@@ -63,7 +60,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="which evaluation window to trace (0 = the first)")
     ap.add_argument("--if-missing", action="store_true", help="do nothing when the output file already loads")
     args = ap.parse_args(argv)
-    out = args.out or (FULL_OUT if args.full else DEFAULT_OUT)
+    out = args.out or (settings.full_trace() if args.full else settings.default_trace())
     if args.if_missing and out.is_file():
         try:
             traces.load(out)

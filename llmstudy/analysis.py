@@ -1,4 +1,4 @@
-"""The paper's data analysis (Figure 2) on real traces: ``python -m golden.analysis [--trace FILE]``.
+"""The paper's data analysis (Figure 2) on real traces: ``python -m llmstudy.analysis [--trace FILE]``.
 
 For activations (linear-layer inputs, A16), weights (W8), and query, key, value (KV8), at g = 16 and 32:
 the distribution of each group's leading-one position before compression (the razoring point, from the OR
@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import sdr, traces
+from golden import sdr
+
+from . import settings, traces
 
 __all__ = ["KIND_LABEL", "group_stats", "analyse", "report_markdown", "main"]
 
-ROOT = Path(__file__).resolve().parent.parent
 GROUPS = (16, 32)
 KIND_LABEL = {"input": "activation", "weight": "weight", "query": "query", "key": "key", "value": "value"}
 FMT = {"input": sdr.A16_K4, "weight": sdr.W8_K4, "query": sdr.KV8_K4, "key": sdr.KV8_K4, "value": sdr.KV8_K4}
@@ -142,15 +143,15 @@ def plot(summ, path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m golden.analysis", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m llmstudy.analysis", description=__doc__.splitlines()[0])
     ap.add_argument("--trace", type=Path, help="trace file (default: build/traces/full.npz if present, "
                                                "else build/traces/default.npz)")
-    ap.add_argument("--out", type=Path, default=ROOT / "build" / "analysis")
+    ap.add_argument("--out", type=Path, default=settings.build_dir("analysis"))
     args = ap.parse_args(argv)
     trace = args.trace
     if trace is None:
-        full = ROOT / "build" / "traces" / "full.npz"
-        trace = full if full.is_file() else ROOT / "build" / "traces" / "default.npz"
+        full = settings.full_trace()
+        trace = full if full.is_file() else settings.default_trace()
     ts = traces.load(trace)
     summ = summary(analyse(ts))
     args.out.mkdir(parents=True, exist_ok=True)

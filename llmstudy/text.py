@@ -20,6 +20,8 @@ import struct
 import zlib
 from pathlib import Path
 
+from . import settings
+
 __all__ = ["SOURCE", "CALIBRATION", "EVALUATION", "NOVELS", "find_rdb", "load_novels", "novel_text"]
 
 SOURCE = "Jane Austen novels (Project Gutenberg) from Debian package r-cran-janeaustenr 1.0.0"
@@ -28,11 +30,11 @@ CALIBRATION = "emma"
 EVALUATION = "prideprejudice"
 
 _REL = Path("janeaustenr") / "data" / "Rdata.rdb"
-_ROOT = Path(__file__).resolve().parent.parent
-_CANDIDATES = (
-    _ROOT / ".cache" / "janeaustenr" / "usr" / "lib" / "R" / "site-library" / _REL,
-    Path("/usr/lib/R/site-library") / _REL,
-)
+
+
+def _candidates():
+    return (settings.cache_dir("janeaustenr", "usr", "lib", "R", "site-library") / _REL,
+            Path("/usr/lib/R/site-library") / _REL)
 
 
 class CorpusError(ValueError):
@@ -47,11 +49,11 @@ def find_rdb():
         if not p.is_file():
             raise CorpusError(f"QR_TEXT_RDB={env!r} is not a file; expected the path of janeaustenr's Rdata.rdb")
         return p
-    for p in _CANDIDATES:
+    for p in _candidates():
         if p.is_file():
             return p
     raise CorpusError(
-        "Jane Austen text not found (looked in " + ", ".join(str(p) for p in _CANDIDATES) +
+        "Jane Austen text not found (looked in " + ", ".join(str(p) for p in _candidates()) +
         "); run scripts/setup.sh, which unpacks Debian's r-cran-janeaustenr into .cache/, or set QR_TEXT_RDB")
 
 

@@ -1,6 +1,6 @@
-"""The accuracy experiment (paper Table 8, with Tables 4 and 9's configurations): ``python -m golden.accuracy``.
+"""The accuracy experiment (paper Table 8, with Tables 4 and 9's configurations): ``python -m llmstudy.accuracy``.
 
-Perplexity of the real LLM on held-out text under every scheme of ``golden.llm.SCHEMES``: float, the base
+Perplexity of the real LLM on held-out text under every scheme of ``llmstudy.llm.SCHEMES``: float, the base
 precisions W8A16 and W8A16KV8, QRazor W4A4 / W4A8 / W4A4KV4 / W4A8KV4 at g = 8..128, and RTN INT4 with an FP16
 scale per group of 128 (W4A4, W4A4KV4; 4.125 effective bits, the same as QRazor g = 32). Writes
 ``build/accuracy/table8.{md,json,png}``.
@@ -13,11 +13,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import llm
+from . import llm, settings
 
 __all__ = ["sweep", "report_markdown", "trends", "main"]
 
-ROOT = Path(__file__).resolve().parent.parent
 GROUPS = (8, 16, 32, 64, 128)
 FAMILIES = ("W4A4", "W4A8", "W4A4KV4", "W4A8KV4")
 # Paper Table 8 (LLaMA-2-7B, LAMBADA): reported for the trend only, a different model and text.
@@ -127,13 +126,13 @@ def plot(res, path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m golden.accuracy", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m llmstudy.accuracy", description=__doc__.splitlines()[0])
     ap.add_argument("--windows", type=int, default=8, help="evaluation windows (default 8)")
     ap.add_argument("--seq-len", type=int, default=1024, help="tokens per window (default 1024)")
     ap.add_argument("--schemes", nargs="+", default=list(llm.SCHEMES), metavar="NAME",
-                    help="scheme names (default: all of golden.llm.SCHEMES)")
+                    help="scheme names (default: all of llmstudy.llm.SCHEMES)")
     ap.add_argument("--model", type=Path, help="a .gguf file or transformers checkpoint folder")
-    ap.add_argument("--out", type=Path, default=ROOT / "build" / "accuracy")
+    ap.add_argument("--out", type=Path, default=settings.build_dir("accuracy"))
     args = ap.parse_args(argv)
     for s in args.schemes:
         llm.scheme(s)
