@@ -22,13 +22,15 @@ from .quant import int_dtype
 from .validate import check_int_array, check_int_param, check_power_of_two, normalize_axis
 
 __all__ = [
-    "FLAG_BITS", "SDRFormat", "SDRTensor", "compress", "decompress", "razor", "compress_reference",
+    "FLAG_BITS", "GROUP_SIZES", "SDRFormat", "SDRTensor", "compress", "decompress", "razor", "compress_reference",
     "leading_one", "group_flags", "A16_K4", "A16_K8", "W8_K4", "KV8_K4",
 ]
 
 FLAG_BITS = 4                  # the paper's 4 flag bits per group
 MAX_BASE_BITS = 16             # so every flag (at most base_bits - 2) fits FLAG_BITS
 MAX_GROUP = 4096
+# The group sizes the paper studies (Sec. 5, Table 8) and the hardware supports: every sweep uses these.
+GROUP_SIZES = (8, 16, 32, 64, 128)
 
 
 @dataclass(frozen=True)

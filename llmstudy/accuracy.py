@@ -13,11 +13,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from golden.sdr import GROUP_SIZES
+
 from . import llm, settings
 
 __all__ = ["sweep", "report_markdown", "trends", "main"]
 
-GROUPS = (8, 16, 32, 64, 128)
+GROUPS = GROUP_SIZES
 FAMILIES = ("W4A4", "W4A8", "W4A4KV4", "W4A8KV4")
 # Paper Table 8 (LLaMA-2-7B, LAMBADA): reported for the trend only, a different model and text.
 PAPER_TREND = ("perplexity grows with g; W4A8 is better than W4A4; KV4 costs a little more; g = 128 degrades "

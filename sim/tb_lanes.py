@@ -1,12 +1,13 @@
 """Generic cocotb bench for a ``lanes_<unit>`` wrapper: driver, monitor and scoreboard.
 
 Stimulus (from the pytest side, ``stimulus.npz`` in the build folder):
-  ``in_<port>``      (cycles, lanes) values driven on input ``port`` in cycle j
-  ``expect_<port>``  (cycles, lanes) the golden model's value of output ``port`` ``latency`` cycles later
-  ``rst``            (cycles,) optional synchronous reset driven in cycle j (all lanes)
-After reset (two cycles) every output must read 0 (checked). Each cycle's outputs are compared with the golden
-model's as whole wide words; a mismatch names the cycle, lane, port, expected and got. The count of compared
-lane-vectors is saved in ``results.npz`` and the bench fails if it compared none.
+  ``in_<port>``      (cycles, lanes[, k]) values driven on input ``port`` in cycle j
+  ``expect_<port>``  (cycles, lanes[, k]) the golden model's value of output ``port`` ``latency`` cycles later
+  ``rst``            (cycles,) synchronous reset driven in cycle j (all lanes)
+After the initial reset every output must read 0. Each cycle's outputs are compared with the golden model's as
+whole wide words; every mismatch is counted, the first few are logged with cycle, lane, port, expected, got and
+the lane's inputs, and the bench fails at the end if any differed or if it compared nothing. Counts go to
+``results.npz``.
 """
 
 import os
@@ -17,18 +18,26 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
-from lanes import pack, unpack
+
+from hdl.unit import unpack_word, words
 
 CLOCK_NS = 10
+SHOW = 8
 
 
 def _meta():
     ports = []
     for item in os.environ["QR_PORTS"].split(";"):
-        name, width, is_in = item.split(":")
-        ports.append((name, int(width), bool(int(is_in))))
+        name, width, is_in, count = item.split(":")
+        ports.append((name, int(width), bool(int(is_in)), int(count)))
     return dict(unit=os.environ["QR_UNIT"], lanes=int(os.environ["QR_LANES"]), dir=Path(os.environ["QR_DIR"]),
                 ports=ports, latency=int(os.environ["QR_LATENCY"]), clocked=bool(int(os.environ["QR_CLOCKED"])))
+
+
+def _wide(arr, lanes, count):
+    """(cycles, lanes[, k]) -> one Python int per cycle, lane 0 (element 0) in the LSBs."""
+    a = np.asarray(arr, np.int64)
+    return a.reshape(a.shape[0], lanes * count)
 
 
 @cocotb.test()
@@ -36,62 +45,69 @@ async def check_against_golden(dut):
     m = _meta()
     st = dict(np.load(m["dir"] / "stimulus.npz"))
     lanes, lat = m["lanes"], m["latency"]
-    ins = [(n, w) for n, w, i in m["ports"] if i]
-    outs = [(n, w) for n, w, i in m["ports"] if not i and f"expect_{n}" in st]
+    ins = [(n, w // c) for n, w, i, c in m["ports"] if i]
+    outs = [(n, w // c, c) for n, w, i, c in m["ports"] if not i and f"expect_{n}" in st]
     if not outs:
         raise AssertionError("stimulus has no expected outputs: nothing would be checked")
+    count = {n: c for n, w, i, c in m["ports"]}
     cycles = st[f"in_{ins[0][0]}"].shape[0]
-    drive = {n: pack(st[f"in_{n}"], w) for n, w in ins}
-    expect = {n: pack(st[f"expect_{n}"], w) for n, w in outs}
-    rst = st.get("rst", np.zeros(cycles, np.int64)).tolist()
+    drive = {n: words(_wide(st[f"in_{n}"], lanes, count[n]), ew) for n, ew in ins}
+    expect = {n: words(_wide(st[f"expect_{n}"], lanes, c), ew) for n, ew, c in outs}
+    rst = st["rst"].tolist()
     handles_in = {n: getattr(dut, n) for n, _ in ins}
-    handles_out = {n: getattr(dut, n) for n, _ in outs}
-    idle = {n: 0 for n, _ in ins}
-    checked = 0
+    handles_out = {n: getattr(dut, n) for n, _, _ in outs}
+    checked, mismatches, shown = 0, 0, []
 
-    def compare(j, when):
-        nonlocal checked
-        for n, w in outs:
+    def compare(j):
+        nonlocal checked, mismatches
+        for n, ew, c in outs:
             got = handles_out[n].value.to_unsigned()
-            if got != expect[n][j]:
-                g = unpack(got, w, lanes)
-                e = unpack(expect[n][j], w, lanes)
-                lane = next(i for i, (a, b) in enumerate(zip(g, e)) if a != b)
-                stim = {k: st[f"in_{k}"][j, lane].tolist() for k, _ in ins}
-                raise AssertionError(f"{m['unit']} {when}: cycle {j} lane {lane} port {n}: expected "
-                                     f"{e[lane]:#x}, got {g[lane]:#x} (inputs {stim})")
-        checked += lanes * len(outs)
+            checked += lanes
+            if got == expect[n][j]:
+                continue
+            g, e = unpack_word(got, ew * c, lanes), unpack_word(expect[n][j], ew * c, lanes)
+            for lane in (i for i, (a, b) in enumerate(zip(g, e)) if a != b):
+                mismatches += 1
+                if len(shown) < SHOW:
+                    stim = {k: np.asarray(st[f"in_{k}"][j, lane]).tolist() for k, _ in ins}
+                    shown.append(f"cycle {j} lane {lane} port {n}: expected {e[lane]:#x}, got {g[lane]:#x} "
+                                 f"(inputs {stim})")
 
     t0 = time.perf_counter()
     if m["clocked"]:
-        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+        Clock(dut.clk, CLOCK_NS, unit="ns").start()
         for h in handles_in.values():
             h.value = 0
         dut.rst.value = 1
         for _ in range(2):
             await FallingEdge(dut.clk)
         dut.rst.value = 0
-        for n, _ in outs:                                          # reset state
+        for n, _, _ in outs:                                          # reset state
             if handles_out[n].value.to_unsigned() != 0:
                 raise AssertionError(f"{m['unit']}: output {n} is {handles_out[n].value} after reset, expected 0")
         for j in range(cycles + lat):
             await FallingEdge(dut.clk)
             if j >= lat:
-                compare(j - lat, "after the latency")
-            src = drive if j < cycles else None
+                compare(j - lat)
             for n, h in handles_in.items():
-                h.value = src[n][j] if src else idle[n]
+                h.value = drive[n][j] if j < cycles else 0
             dut.rst.value = rst[j] if j < cycles else 0
     else:
         for j in range(cycles):
             for n, h in handles_in.items():
                 h.value = drive[n][j]
             await Timer(1, unit="ns")
-            compare(j, "combinational")
+            compare(j)
     dt = time.perf_counter() - t0
+    vectors = cycles * lanes
+    np.savez(m["dir"] / "results.npz", vectors=vectors, checked=checked, seconds=dt, mismatches=mismatches,
+             first=np.array(shown, dtype=str))
+    for line in shown:
+        dut._log.error(line)
+    if mismatches:
+        raise AssertionError(f"{m['unit']}: {mismatches} of {checked} output values differ from the golden model; "
+                             f"first: {shown[0]}")
     if checked == 0:
         raise AssertionError("checked zero vectors")
-    vectors = cycles * lanes
     dut._log.info(f"{m['unit']}: {vectors} vectors ({checked} output values) checked against the golden model "
                   f"in {dt:.2f} s: {vectors / dt:,.0f} vectors/s")
-    np.savez(m["dir"] / "results.npz", vectors=vectors, checked=checked, seconds=dt)

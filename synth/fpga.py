@@ -11,9 +11,9 @@ import re
 import shutil
 from pathlib import Path
 
-from hdl.export import ports, to_verilog
+from hdl.export import to_verilog
 
-from .flow import REFERENCE_YOSYS, ToolError, _run
+from .flow import REFERENCE_YOSYS, ToolError, run_tool
 
 NEXTPNR = "nextpnr-ice40"
 DEVICE = ("--hx8k", "--package", "ct256")
@@ -24,13 +24,14 @@ def available():
     return shutil.which(NEXTPNR) is not None
 
 
-def ice40(name, unit, workdir, place=True, seed=1):
+def ice40(unit, workdir, place=True, seed=1, component=None):
+    name = unit.name
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    (work / f"{name}.v").write_text(to_verilog(name, unit))
+    (work / f"{name}.v").write_text(to_verilog(unit, component))
     (work / "ice40.ys").write_text(f"read_verilog {name}.v\nsynth_ice40 -top {name} -json {name}_ice40.json\n"
                                    f"tee -o ice40_stat.txt stat\n")
-    _run([REFERENCE_YOSYS, "-q", "-s", "ice40.ys"], work / "ice40_yosys.log", work)
+    run_tool([REFERENCE_YOSYS, "-q", "-s", "ice40.ys"], work / "ice40_yosys.log", work)
     stat = (work / "ice40_stat.txt").read_text()
     cells = {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+(SB_\w+)\s*$", stat, re.M)}
     cells.update({c: int(n) for c, n in re.findall(r"^\s+(SB_\w+)\s+(\d+)\s*$", stat, re.M)})
@@ -38,14 +39,15 @@ def ice40(name, unit, workdir, place=True, seed=1):
         raise ToolError(f"no iCE40 cells in the Yosys statistics for {name}; see {work / 'ice40_yosys.log'}")
     res = {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
            "ff": sum(n for c, n in cells.items() if c.startswith("SB_DFF")), "cells": cells}
-    io = sum(w for _, w, _ in ports(unit)) + 2                  # + clk, rst
+    io = sum(p.width for p in unit.ports) + 2                  # + clk, rst
     res["io"] = io
     if place and unit.latency > 0 and io > USER_IO:
         res["fmax_mhz"], res["pnr_skipped"] = None, f"{io} I/O bits > {USER_IO} package pins"
     elif place and unit.latency > 0:
         log = work / "nextpnr.log"
         try:
-            _run([NEXTPNR, *DEVICE, "--json", f"{name}_ice40.json", "--pcf-allow-unconstrained", "--seed", str(seed),
+            run_tool([NEXTPNR, *DEVICE, "--json", f"{name}_ice40.json", "--pcf-allow-unconstrained",
+                      "--seed", str(seed),
                   "--freq", "12", "--timing-allow-fail"], log, work)
         except ToolError as e:
             res["fmax_mhz"] = None

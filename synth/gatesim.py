@@ -1,11 +1,12 @@
-"""Gate-level simulation of a synthesized MAC netlist on real traces: functional check and per-pin toggles.
+"""Gate-level simulation of a synthesized netlist on real traces: functional check and per-pin toggles.
 
 The flattened OSU 0.18 um netlist that ``synth.flow.synthesize`` writes is simulated with Icarus and the
-library's own cell models (``osu018_stdcells.v``, zero delay: specify blocks are ignored) on the same
-real-trace input streams that give the switching activity (``synth.activity.streams_for``). Two results:
+library's own cell models (``osu018_stdcells.v``; zero delay, or with the models' specify delays) on the unit's
+own real-trace stimulus (``Unit.stimulus``, the builder that also feeds its benches and its activity). Two
+results:
 
-* the netlist's accumulator, every cycle, against the golden model (a synthesized-netlist equivalence check on
-  real data; a mismatch is an error);
+* every output, every cycle, against the unit's golden function (a synthesized-netlist equivalence check on
+  real data; any mismatch is an error naming the count and the first cycle);
 * the toggle count of every cell output pin, read from the VCD (each cell instance is a VCD scope whose
   output port is the pin), from which ``synth.libpower`` computes power with the liberty's tables (OpenSTA
   2019 cannot take activity on internal pins), instead of OpenSTA's statistical propagation of the input-port
@@ -16,43 +17,22 @@ from pathlib import Path
 
 import numpy as np
 
-import golden as G
-from golden.streams import from_signmag
-from hdl.export import ports as unit_ports
+from hdl.unit import words
 
 from . import libpower
-from .activity import streams_for
-from .flow import ToolError, _run
+from .flow import ToolError, run_tool
 
 CELL_MODELS = "osu018_stdcells.v"
 IVERILOG, VVP = "iverilog", "vvp"
 
 
-def expected_acc(unit, streams):
-    """Golden accumulator after each cycle for the unit's streams (``en`` held high)."""
-    cls = type(unit).__name__
-    load = streams["load"].astype(bool)
-    if cls == "FP16MAC":
-        return G.fp16.fp16_mac_stream(streams["a"], streams["b"], load).astype(np.int64)
-    if cls == "IntMAC":
-        prod = G.int_product(streams["a"], streams["b"], unit.a_bits, unit.b_bits)
-    else:
-        fa = G.SDRFormat(unit.a_base, unit.a_kept, 1)
-        fw = G.SDRFormat(unit.w_base, unit.w_kept, 1)
-        ca, cw = from_signmag(streams["a"], fa), from_signmag(streams["w"], fw)
-        prod = G.dfree_product(ca, streams["fa"], cw, streams["fw"], fa, fw)
-    acc = G.accumulate(prod, load, width=unit.acc_width)
-    return acc & ((1 << unit.acc_width) - 1)
-
-
-def _testbench(name, ports, cycles, half_period_ns=5):
-    ins = [(n, w) for n, w, i in ports if i]
-    outs = [(n, w) for n, w, i in ports if not i]
-    total = sum(w for _, w in ins)
-    decl = "\n".join(f"  reg [{w - 1}:0] {n} = 0;" for n, w in ins)
-    decl += "\n" + "\n".join(f"  wire [{w - 1}:0] {n};" for n, w in outs)
-    conns = ", ".join([".clk(clk)", ".rst(rst)"] + [f".{n}({n})" for n, _, _ in ports])
-    cat = "{" + ", ".join(n for n, _ in ins) + "}"
+def _testbench(unit, cycles, half_period_ns=5):
+    ins, outs = unit.inputs, unit.outputs
+    total = sum(p.width for p in ins)
+    decl = "\n".join(f"  reg [{p.width - 1}:0] {p.name} = 0;" for p in ins)
+    decl += "\n" + "\n".join(f"  wire [{p.width - 1}:0] {p.name};" for p in outs)
+    conns = ", ".join([".clk(clk)", ".rst(rst)"] + [f".{p.name}({p.name})" for p in unit.ports])
+    cat = "{" + ", ".join(p.name for p in ins) + "}"
     show = " ".join("%h" for _ in outs)
     return f"""`timescale 1ns/10ps
 module tb;
@@ -60,7 +40,7 @@ module tb;
 {decl}
   reg [{total - 1}:0] mem [0:{cycles - 1}];
   integer i, f;
-  {name} dut ({conns});
+  {unit.name} dut ({conns});
   always #{half_period_ns} clk = ~clk;
   initial begin
     $readmemh("stim.hex", mem);
@@ -68,10 +48,10 @@ module tb;
     @(negedge clk); @(negedge clk); rst = 0;
     $dumpfile("gl.vcd");
     $dumpvars(0, dut);
-    for (i = 0; i < {cycles + 2}; i = i + 1) begin
+    for (i = 0; i < {cycles + unit.latency}; i = i + 1) begin
       if (i < {cycles}) {cat} = mem[i];
       @(negedge clk);
-      $fdisplay(f, "{show}", {", ".join(n for n, _ in outs)});
+      $fdisplay(f, "{show}", {", ".join(p.name for p in outs)});
     end
     $fclose(f);
     $finish;
@@ -80,21 +60,23 @@ endmodule
 """
 
 
-def _stim_hex(ins, streams, cycles):
-    word = np.zeros(cycles, dtype=object)
-    for n, w in ins:
-        v = np.asarray(streams[n], np.int64).reshape(cycles, -1)[:, 0] & ((1 << w) - 1)
-        word = word * (1 << w) + v.astype(object)
-    return "\n".join(format(int(x), "x") for x in word) + "\n"
+def _stim_hex(unit, drive, cycles):
+    word = [0] * cycles
+    for p in unit.inputs:
+        w = words(np.asarray(drive[p.name], np.int64)[:cycles], p.elem_width)
+        word = [(x << p.width) | y for x, y in zip(word, w)]
+    return "\n".join(format(x, "x") for x in word) + "\n"
 
 
 def _count_vcd(path, output_pins):
     """{(cell instance, output pin): toggles}: changes of each pin's settled value from one simulation time to
     the next (zero-delay delta-cycle glitches inside one time step are not counted), after the $dumpvars
-    block's initial values."""
-    ids = {}
-    scope, in_defs, in_dump = [], True, False
+    block's initial values. Read with pyvcd's tokenizer."""
+    from vcd.reader import TokenKind, tokenize
+
+    ids, scope = {}, []
     settled, pending, counts = {}, {}, {}
+    in_dump = False
 
     def commit():
         for k, v in pending.items():
@@ -103,72 +85,77 @@ def _count_vcd(path, output_pins):
             settled[k] = v
         pending.clear()
 
-    with open(path) as f:
-        for line in f:
-            if in_defs:
-                if line.startswith("$scope"):
-                    scope.append(line.split()[2])
-                elif line.startswith("$upscope"):
-                    scope.pop()
-                elif line.startswith("$var"):
-                    parts = line.split()
-                    if parts[2] == "1" and len(scope) >= 3 and parts[4] in output_pins:
-                        ids.setdefault(parts[3], []).append((scope[-1], parts[4]))
-                elif line.startswith("$enddefinitions"):
-                    in_defs = False
-                continue
-            c = line[:1]
-            if c == "#":
-                commit()
-            elif line.startswith("$dumpvars"):
-                in_dump = True
-            elif in_dump and line.startswith("$end"):
-                in_dump = False
-            elif c in ("0", "1", "x", "z"):
-                key = line[1:].strip()
+    with open(path, "rb") as f:
+        for tok in tokenize(f):
+            kind = tok.kind
+            if kind is TokenKind.CHANGE_SCALAR:
+                key = tok.data.id_code
                 if key in ids:
-                    if in_dump:
-                        settled[key] = c
-                    else:
-                        pending[key] = c
+                    (settled if in_dump else pending)[key] = tok.data.value
+            elif kind is TokenKind.CHANGE_TIME:
+                commit()
+            elif kind is TokenKind.SCOPE:
+                scope.append(tok.data.ident)
+            elif kind is TokenKind.UPSCOPE:
+                scope.pop()
+            elif kind is TokenKind.VAR:
+                v = tok.data
+                if v.size == 1 and len(scope) >= 3 and v.reference in output_pins:
+                    ids.setdefault(v.id_code, []).append((scope[-1], v.reference))
+            elif kind is TokenKind.DUMPVARS:
+                in_dump = True
+            elif kind is TokenKind.END:
+                in_dump = False
         commit()
     return {pin: counts.get(k, 0) for k, pins in ids.items() for pin in pins}
 
 
-def simulate(name, unit, workdir, liberty, ts, cycles=2000, timed=False, period_ns=10):
-    """Run the netlist on real-trace streams; returns toggles per cell output pin and the functional check.
+def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns=10):
+    """Run ``unit``'s netlist on ``source``'s data; returns toggles per cell output pin and the functional check.
 
     ``timed``: use the cell models' specify delays (``iverilog -gspecify``), so that glitches are simulated and
     counted; ``period_ns`` must then exceed the critical path (toggles are per cycle, whatever the period)."""
+    if not unit.clocked:
+        raise ToolError(f"{unit.name} is combinational: gate-level simulation here needs a clocked unit")
     work = Path(workdir)
-    netlist = work / f"{name}_netlist.v"
+    netlist = work / f"{unit.name}_netlist.v"
     models = Path(liberty).with_name(CELL_MODELS)
     if not netlist.is_file():
-        raise ToolError(f"{netlist} is missing: synthesize {name} first")
+        raise ToolError(f"{netlist} is missing: synthesize {unit.name} first")
     if not models.is_file():
         raise ToolError(f"cell models {models} not found beside the liberty file (qflow-tech-osu018 ships them)")
     gl = work / ("gatesim_timed" if timed else "gatesim")
     gl.mkdir(exist_ok=True)
-    streams = streams_for(unit, ts, cycles=cycles, seed=1)
-    ports = unit_ports(unit)
-    ins = [(n, w) for n, w, i in ports if i]
-    (gl / "stim.hex").write_text(_stim_hex(ins, streams, cycles))
-    (gl / "tb.v").write_text(_testbench(name, ports, cycles, period_ns / 2))
-    _run([IVERILOG, *(["-gspecify"] if timed else []), "-o", "tb.vvp", "-s", "tb", "tb.v", str(netlist.resolve()),
-          str(models)], gl / "iverilog.log", gl)
-    _run([VVP, "-n", "tb.vvp"], gl / "vvp.log", gl)
-    out = [int(line.split()[0], 16) for line in (gl / "out.txt").read_text().split()]
-    exp = expected_acc(unit, streams)
-    got = np.array(out[1:cycles + 1], dtype=object)            # line i holds the result of input i - 1
-    bad = np.nonzero(got != exp.astype(object))[0]
-    if bad.size:
-        i = int(bad[0])
-        raise ToolError(f"{name}: gate-level netlist disagrees with the golden model at cycle {i}: "
-                        f"expected {int(exp[i]):#x}, got {int(got[i]):#x} ({bad.size} of {cycles} cycles differ)")
+    drive = {k: np.asarray(v)[:cycles] for k, v in unit.stimulus(source, cycles, seed=1).items()}
+    cycles = len(drive[unit.inputs[0].name])
+    (gl / "stim.hex").write_text(_stim_hex(unit, drive, cycles))
+    (gl / "tb.v").write_text(_testbench(unit, cycles, period_ns / 2))
+    run_tool([IVERILOG, *(["-gspecify"] if timed else []), "-o", "tb.vvp", "-s", "tb", "tb.v",
+              str(netlist.resolve()), str(models)], gl / "iverilog.log", gl)
+    run_tool([VVP, "-n", "tb.vvp"], gl / "vvp.log", gl, timeout=3600)
+    lines = (gl / "out.txt").read_text().splitlines()
+    exp = unit.expect(drive)
+    first, bad, checked = None, 0, 0
+    for k, p in enumerate(unit.outputs):
+        if p.name not in exp:
+            continue
+        want = words(exp[p.name], p.elem_width) if p.count > 1 else [int(x) & ((1 << p.width) - 1)
+                                                                        for x in exp[p.name]]
+        for j in range(cycles):
+            text = lines[j + unit.latency - 1].split()[k]
+            got = int(text, 16) if all(c in "0123456789abcdef" for c in text) else None
+            checked += 1
+            if got != want[j]:
+                bad += 1
+                first = first or (j, p.name, want[j], text)
+    if bad or not checked:
+        j, name, want, text = first or (0, "-", 0, "-")
+        raise ToolError(f"{unit.name}: gate-level netlist disagrees with the golden model in {bad} of {checked} "
+                        f"output values; first at cycle {j} port {name}: expected {want:#x}, got {text}")
     lib = libpower.load_library(str(liberty))
     outputs = {p for cell in lib.values() for p, pin in cell["pins"].items() if pin["dir"] == "output"}
     toggles = _count_vcd(gl / "gl.vcd", outputs)
     if not toggles:
-        raise ToolError(f"{name}: no cell output pins found in {gl / 'gl.vcd'}")
+        raise ToolError(f"{unit.name}: no cell output pins found in {gl / 'gl.vcd'}")
     (gl / "gl.vcd").unlink()                                    # large; the counts are what is kept
-    return {"cycles": cycles, "toggles": toggles}
+    return {"cycles": cycles, "checked": checked, "toggles": toggles}

@@ -24,64 +24,15 @@ SLEW_NS = 0.1
 VDD = 1.8
 
 
-def _tokens(text):
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S).replace("\\\n", " ")
-    return re.findall(r'"[^"]*"|[{}();:,]|[^\s{}();:,"]+', text)
-
-
-def _parse(tokens, i=0):
-    """Nested groups: returns (list of (type, name, attrs, children), next index)."""
-    out = []
-    while i < len(tokens) and tokens[i] != "}":
-        key = tokens[i]
-        if tokens[i + 1] == ":":                       # simple attribute  key : value ;
-            j = i + 2
-            while tokens[j] != ";":
-                j += 1
-            out.append(("attr", key, " ".join(tokens[i + 2:j]).strip('"'), None))
-            i = j + 1
-        elif tokens[i + 1] == "(":                     # complex attribute or group
-            j = i + 2
-            args = []
-            while tokens[j] != ")":
-                if tokens[j] != ",":
-                    args.append(tokens[j].strip('"'))
-                j += 1
-            if j + 1 < len(tokens) and tokens[j + 1] == "{":
-                children, k = _parse(tokens, j + 2)
-                out.append(("group", key, args, children))
-                i = k + 1
-            else:
-                out.append(("attr", key, args, None))
-                i = j + 2 if j + 1 < len(tokens) and tokens[j + 1] == ";" else j + 1
-        else:
-            i += 1
-    return out, i
-
-
-def _attrs(children):
-    return {k: v for t, k, v, _ in children if t == "attr"}
-
-
-def _groups(children, kind):
-    return [(name, ch) for t, k, name, ch in children if t == "group" and k == kind]
-
-
-def _floats(s):
-    if isinstance(s, list):
-        s = ",".join(s)
-    return np.array([float(x) for x in s.replace(",", " ").split()])
-
-
 class _Table:
-    """A 1-D or 2-D lookup table, linearly interpolated (clamped at the edges)."""
+    """A 1-D or 2-D lookup table of a liberty group, linearly interpolated (clamped at the edges)."""
 
-    def __init__(self, ch, variables):
-        a = _attrs(ch)
+    def __init__(self, group, variables):
         self.vars = variables
-        self.idx = [_floats(a[k]) for k in ("index_1", "index_2") if k in a]
-        vals = _floats(a["values"])
-        self.vals = vals.reshape([len(x) for x in self.idx]) if self.idx else vals
+        self.idx = [np.asarray(group.get_array(k), float).reshape(-1) for k in ("index_1", "index_2")
+                    if group.get(k) is not None]
+        vals = np.asarray(group.get_array("values"), float)
+        self.vals = vals.reshape([len(x) for x in self.idx]) if self.idx else vals.reshape(-1)
 
     def at(self, load, slew):
         point = {"total_output_net_capacitance": load}
@@ -94,31 +45,46 @@ class _Table:
         return float(np.interp(x[0], self.idx[0], rows))
 
 
+def _str(v):
+    return str(v).strip('"') if v is not None else None
+
+
+@lru_cache(maxsize=4)
+def _library(path):
+    from liberty.parser import parse_liberty  # PyPI liberty-parser
+    try:
+        return parse_liberty(Path(path).read_text())
+    except Exception as e:                       # the parser raises its own (lark) exception types
+        raise ValueError(f"{path}: not a readable liberty file ({type(e).__name__}: {e})") from None
+
+
+@lru_cache(maxsize=4)
+def cell_areas(path):
+    """``{cell: area}`` of a liberty file."""
+    return {_str(c.args[0]): float(c["area"]) for c in _library(path).get_groups("cell")}
+
+
 @lru_cache(maxsize=4)
 def load_library(path):
-    """``{cell: {"leakage": nW, "pins": {pin: {"dir", "cap", "energy": fn(load, slew) -> pJ per toggle}}}}``."""
-    text = Path(path).read_text()
-    (lib,), _ = _parse(_tokens(text))
-    lib_children = lib[3]
+    """``{cell: {"leakage": nW, "pins": {pin: {"dir", "cap", "tables"}}}}`` from a liberty file."""
+    lib = _library(path)
     templates = {}
     for kind in ("power_lut_template", "lu_table_template"):
-        for name, ch in _groups(lib_children, kind):
-            a = _attrs(ch)
-            templates[name[0] if name else ""] = [a[k] for k in ("variable_1", "variable_2") if k in a]
+        for t in lib.get_groups(kind):
+            templates[_str(t.args[0]) if t.args else ""] = [_str(t[k]) for k in ("variable_1", "variable_2")
+                                                            if t.get(k) is not None]
     cells = {}
-    for name, ch in _groups(lib_children, "cell"):
-        a = _attrs(ch)
+    for c in lib.get_groups("cell"):
         pins = {}
-        for pname, pch in _groups(ch, "pin"):
-            pa = _attrs(pch)
+        for pin in c.get_groups("pin"):
             tables = []
-            for _, ich in _groups(pch, "internal_power"):
+            for ip in pin.get_groups("internal_power"):
                 for kind in ("rise_power", "fall_power"):
-                    for tname, tch in _groups(ich, kind):
-                        tables.append(_Table(tch, templates.get(tname[0] if tname else "", [])))
-            pins[pname[0]] = {"dir": pa.get("direction"), "cap": float(pa.get("capacitance", 0) or 0),
-                              "tables": tables}
-        cells[name[0]] = {"leakage": float(a.get("cell_leakage_power", 0)), "pins": pins}
+                    for t in ip.get_groups(kind):
+                        tables.append(_Table(t, templates.get(_str(t.args[0]) if t.args else "", [])))
+            pins[_str(pin.args[0])] = {"dir": _str(pin.get("direction")),
+                                       "cap": float(pin.get("capacitance") or 0), "tables": tables}
+        cells[_str(c.args[0])] = {"leakage": float(c.get("cell_leakage_power") or 0), "pins": pins}
     return cells
 
 

@@ -1,0 +1,281 @@
+"""The project's units, one descriptor each (``hdl.unit.Unit``), built by one function per unit family.
+
+A family function states, for every unit of its kind: the component and parameters, the golden function (the
+unit's own: the conventional MAC is checked against ``conventional_product``, the decompression-free one
+against ``dfree_product``), how a data source's streams become port values, the exhaustive and corner
+segments, the report table and the area groups. Importing this module registers the units.
+"""
+
+import itertools
+
+import numpy as np
+
+import golden as G
+from golden.streams import BASE_BITS, from_signmag, signmag
+
+from .fp16_mac import FP16MAC
+from .macs import ConventionalMAC, DecompressionFreeMAC, IntMAC
+from .sdr_decoder import SDRDecoder
+from .sdr_encoder import SDREncoder
+from .unit import Table, Unit, register
+
+__all__ = ["MAC_TABLE", "ENCODER_TABLE", "DECODER_TABLE", "PAPER_TABLE5", "compressed_mac", "int_mac", "fp16_mac",
+           "encoder", "decoder", "narrow", "accumulating"]
+
+MAC_TABLE = Table("mac", "MAC units (like the paper's Table 5)", 10, baselines=("mac_int16x8", "mac_int8x8"))
+ENCODER_TABLE = Table("encoder", "SDR encoders, one group per cycle", 30, per="element",
+                      note="Combinational: one group per cycle; per-element figures divide by the group size.")
+DECODER_TABLE = Table("decoder", "SDR decoders", 40)
+
+# Area groups of the paper's Table 5 (a submodule instance name -> its group).
+MUL, SHIFT, FPADD, REGS = "multiplier", "shifters", "FP align/add/normalize/round", "registers + accumulator"
+MAC_PARTS = {"multiplier": MUL, "shifter": SHIFT, "decoder_a": SHIFT, "decoder_w": SHIFT, "fma": FPADD}
+
+# The paper's Table 5 (Synopsys DC, industrial LP 65 nm): area um^2 by group, total, power mW.
+PAPER_TABLE5 = {
+    "mac_fp16": {MUL: 3042.2, SHIFT: 0.0, REGS: 1127.1, "total": 4169.3, "power": 0.4620},
+    "mac_int16x8": {MUL: 1052.2, SHIFT: 0.0, REGS: 631.0, "total": 1683.2, "power": 0.1239},
+    "mac_int8x8": {MUL: 559.4, SHIFT: 0.0, REGS: 431.0, "total": 990.4, "power": 0.0811},
+    "mac_dfree_w4a4": {MUL: 112.0, SHIFT: 156.5, REGS: 385.3, "total": 653.8, "power": 0.0546},
+}
+
+
+# ---------------------------------------------------------------- shared stimulus pieces
+
+def accumulating(product, width=G.ACC_WIDTH):
+    """Golden function of an accumulating unit from its per-cycle ``product(drive)``."""
+    def golden(d):
+        return {"acc": G.accumulate(product(d), d["load"], d["en"], width=width)}
+    return golden
+
+
+def narrow(x, from_bits, to_bits):
+    """Base integers of ``from_bits`` rounded to ``to_bits`` (the top bits, round half away, saturating), so a
+    narrower unit sees the same data at its own precision."""
+    x = np.asarray(x, np.int64)
+    if to_bits >= from_bits:
+        return x
+    sh = from_bits - to_bits
+    q = (1 << (to_bits - 1)) - 1
+    return np.clip(np.sign(x) * ((np.abs(x) + (1 << (sh - 1))) >> sh), -q, q)
+
+
+def _en_gaps(drive, seed, p=0.1):
+    """The same streams with ``en`` low on a random ``p`` of the cycles (stalls inside dot products)."""
+    out = dict(drive)
+    out["en"] = (np.random.default_rng(seed).random(len(drive["en"])) >= p).astype(np.int64)
+    return out
+
+
+def _grid(*ranges):
+    return np.array(list(itertools.product(*ranges)), np.int64)
+
+
+def _load_then_accumulate(n, every=16):
+    """Each grid row once with load (acc = product), then the rows again accumulated (load every ``every``)."""
+    return np.concatenate([np.ones(n, np.int64), (np.arange(n) % every == 0).astype(np.int64)])
+
+
+# ---------------------------------------------------------------- compressed-operand MACs
+
+def _compressed_ports(fa, fw, g):
+    def stimulus(source, cycles, seed):
+        st = source.dot_stream(("activation", "weight"), cycles, seed, align=g)
+        a, w = G.compress(st["a"], fa.with_group(g)), G.compress(st["b"], fw.with_group(g))
+        return {"a": signmag(a.codes, fa), "fa": a.flags_per_element(), "w": signmag(w.codes, fw),
+                "fw": w.flags_per_element(), "en": np.ones(len(st["load"]), np.int64), "load": st["load"]}
+    return stimulus
+
+
+def compressed_mac(name, component, fa, fw, label, doc, g=16, paper=None):
+    """A MAC on razored operands (``DecompressionFreeMAC`` or ``ConventionalMAC``), checked against its own
+    product function. ``fa``/``fw``: the activation and weight SDR formats; ``g``: the group size of its data."""
+    product_fn = G.dfree_product if component is DecompressionFreeMAC else G.conventional_product
+
+    def product(d):
+        return product_fn(from_signmag(d["a"], fa), d["fa"], from_signmag(d["w"], fw), d["fw"], fa, fw)
+
+    stimulus = _compressed_ports(fa, fw, g)
+
+    def segments(seed):
+        grid = _grid(range(-fa.max_code, fa.max_code + 1), range(fa.max_flag + 1),
+                     range(-fw.max_code, fw.max_code + 1), range(fw.max_flag + 1))
+        grid = np.concatenate([grid, grid[np.random.default_rng(seed).permutation(len(grid))]])
+        exhaustive = {"a": signmag(grid[:, 0], fa), "fa": grid[:, 1], "w": signmag(grid[:, 2], fw), "fw": grid[:, 3],
+                      "en": np.ones(len(grid), np.int64), "load": _load_then_accumulate(len(grid) // 2)}
+        n = 1500                               # +-max << max flags until the 32-bit accumulator wraps, both signs
+        sign = np.where(np.arange(n) < n // 2, 1, -1)
+        corner = {"a": signmag(fa.max_code * sign, fa), "fa": np.full(n, fa.max_flag),
+                  "w": signmag(np.full(n, fw.max_code), fw), "fw": np.full(n, fw.max_flag),
+                  "en": np.ones(n, np.int64), "load": (np.arange(n) % (n // 2) == 0).astype(np.int64)}
+        from golden.streams import SyntheticSource
+        return [exhaustive, corner, _en_gaps(stimulus(SyntheticSource(), 2000, seed + 1), seed)]
+
+    return Unit(name, component, dict(a_base=fa.base_bits, a_kept=fa.kept_bits, w_base=fw.base_bits,
+                                      w_kept=fw.kept_bits),
+                golden=accumulating(product), stimulus=stimulus, segments=segments, doc=doc, label=label,
+                table=MAC_TABLE, parts=MAC_PARTS, paper=paper)
+
+
+# ---------------------------------------------------------------- INT MACs on base data
+
+def int_mac(name, a_bits, b_bits, pair, label, doc, paper=None, table=MAC_TABLE):
+    """Two's complement ``a_bits x b_bits`` MAC fed with the dot products of the role ``pair`` (narrowed to its
+    widths when the roles are wider)."""
+    ra, rb = pair
+
+    def product(d):
+        return G.int_product(d["a"], d["b"], a_bits, b_bits)
+
+    def stimulus(source, cycles, seed):
+        st = source.dot_stream(pair, cycles, seed)
+        return {"a": narrow(st["a"], BASE_BITS[ra], a_bits), "b": narrow(st["b"], BASE_BITS[rb], b_bits),
+                "en": np.ones(len(st["load"]), np.int64), "load": st["load"]}
+
+    def segments(seed):
+        segs = []
+        amin, bmin = -(1 << (a_bits - 1)), -(1 << (b_bits - 1))
+        if a_bits <= 8 and b_bits <= 8:                                     # every operand pair
+            grid = _grid(range(amin, -amin), range(bmin, -bmin))
+            grid = np.concatenate([grid, grid[np.random.default_rng(seed).permutation(len(grid))]])
+            segs.append({"a": grid[:, 0], "b": grid[:, 1], "en": np.ones(len(grid), np.int64),
+                         "load": _load_then_accumulate(len(grid) // 2)})
+        n = 1200                                                            # most negative squared: wraps
+        segs.append({"a": np.full(n, amin), "b": np.full(n, bmin), "en": np.ones(n, np.int64),
+                     "load": (np.arange(n) == 0).astype(np.int64)})
+        from golden.streams import SyntheticSource
+        segs.append(_en_gaps(stimulus(SyntheticSource(), 2000, seed + 1), seed))
+        return segs
+
+    return Unit(name, IntMAC, dict(a_bits=a_bits, b_bits=b_bits), golden=accumulating(product), stimulus=stimulus,
+                segments=segments, doc=doc, label=label, table=table, parts=MAC_PARTS, paper=paper)
+
+
+# ---------------------------------------------------------------- FP16 MAC
+
+FP16_SPECIALS = np.array([
+    0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x83FF, 0x0400, 0x8400, 0x0401, 0x3C00, 0xBC00, 0x3BFF, 0x3C01,
+    0x7BFF, 0xFBFF, 0x7BFE, 0x5BFF, 0x2000, 0x1400, 0x0C00, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFE01, 0x7FFF,
+    0x3555, 0xB555, 0x0200, 0x0002, 0x6400, 0xE400, 0x1C00,
+], dtype=np.int64)
+
+
+def fp16_mac(name, label, doc, paper=None):
+    """binary16 fused MAC fed with the dequantized activation x weight dot products as binary16."""
+    def golden(d):
+        return {"acc": G.fp16.fp16_mac_stream(d["a"].astype(np.uint16), d["b"].astype(np.uint16),
+                                              d["load"].astype(bool), d["en"].astype(bool)).astype(np.int64)}
+
+    def stimulus(source, cycles, seed):
+        st = source.dot_stream(("activation", "weight"), cycles, seed)
+        return {"a": G.fp16.from_float(st["a"] * st["a_scale"]).astype(np.int64),
+                "b": G.fp16.from_float(st["b"] * st["b_scale"]).astype(np.int64),
+                "en": np.ones(len(st["load"]), np.int64), "load": st["load"]}
+
+    def segments(seed):
+        rng = np.random.default_rng(seed)
+        grid = _grid(FP16_SPECIALS, FP16_SPECIALS)                  # every pair of specials, loaded, then chained
+        grid = np.concatenate([grid, grid[rng.permutation(len(grid))]])
+        n = len(grid) // 2
+        specials = {"a": grid[:, 0], "b": grid[:, 1], "en": np.ones(2 * n, np.int64),
+                    "load": np.concatenate([np.ones(n, np.int64), (np.arange(n) % 4 == 0).astype(np.int64)])}
+        m = 4000                                                    # random bit patterns, every exponent
+        bits = {"a": rng.integers(0, 1 << 16, m), "b": rng.integers(0, 1 << 16, m),
+                "en": (rng.random(m) < 0.9).astype(np.int64), "load": (rng.random(m) < 0.25).astype(np.int64)}
+        x, y = rng.integers(0, 0x7C00, m // 2), rng.integers(0, 0x7C00, m // 2)
+        y2 = np.clip(y + rng.integers(-1, 2, y.shape), 0, 0x7BFF)   # x*y then -x*y' (y' one ulp away)
+        cancel = {"a": np.stack([x, x ^ 0x8000], 1).reshape(-1), "b": np.stack([y, y2], 1).reshape(-1),
+                  "en": np.ones(m, np.int64), "load": (np.arange(m) % 2 == 0).astype(np.int64)}
+        return [specials, bits, cancel]
+
+    return Unit(name, FP16MAC, {}, golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label,
+                table=MAC_TABLE, parts=MAC_PARTS, paper=paper, cycles_scale=0.5)
+
+
+# ---------------------------------------------------------------- SDR encoder and decoder
+
+def encoder_corner_groups(fmt):
+    """All zero, most negative value, all maximum, all -1, an all-ones kept field (the overflow guard), and
+    every value against every razoring point (element 0 the leader ``2**p``, the rest sweeping ``|x| < 2**(p+1)``)."""
+    g, hi = fmt.group_size, (1 << (fmt.base_bits - 1)) - 1
+    groups = [np.clip(np.array([[0] * g, [-(hi + 1)] + [1] * (g - 1), [hi] * g, [-1] * g,
+                                [(1 << fmt.mag_bits) - 1 << 4] + [0x8] * (g - 1)]), -(hi + 1), hi)]
+    if g > 1:
+        for p in range(-1, fmt.base_bits - 1):
+            span = np.arange(-((1 << (p + 1)) - 1), 1 << (p + 1))
+            span = span[: (span.size // (g - 1)) * (g - 1)] if span.size >= g - 1 else np.resize(span, g - 1)
+            rows = span.reshape(-1, g - 1)
+            groups.append(np.concatenate([np.full((rows.shape[0], 1), (1 << p) if p >= 0 else 0), rows], axis=1))
+    return np.concatenate(groups).astype(np.int64)
+
+
+def encoder(name, fmt, role, label, doc, pipeline=False):
+    """SDR encoder of one group of ``fmt.group_size`` base integers of ``role`` per cycle."""
+    g = fmt.group_size
+
+    def golden(d):
+        t = G.compress(d["x"], fmt, axis=1)
+        return {"codes": signmag(t.codes, fmt), "flag": t.flags[:, 0].astype(np.int64), "o_valid": d["i_valid"]}
+
+    def stimulus(source, cycles, seed):
+        x = source.groups(role, g, cycles, seed)
+        return {"x": x, "i_valid": np.ones(len(x), np.int64)}
+
+    def segments(seed):
+        x = encoder_corner_groups(fmt)
+        return [{"x": x, "i_valid": np.ones(len(x), np.int64)}]
+
+    return Unit(name, SDREncoder, dict(group_size=g, base_bits=fmt.base_bits, kept_bits=fmt.kept_bits,
+                                       pipeline=pipeline),
+                golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=ENCODER_TABLE,
+                rest="encoder", per=g, bench_lanes=8, cycles_scale=4 / g, flows=frozenset({"ice40"}))
+
+
+def decoder(name, fmt, role, label, doc, g=16):
+    """SDR decoder of one razored element and its group's flag."""
+    def golden(d):
+        t = G.SDRTensor(from_signmag(d["code"], fmt)[:, None].astype(np.int8), d["flag"][:, None].astype(np.uint8),
+                        fmt.with_group(1), 1)
+        return {"value": G.decompress(t)[:, 0].astype(np.int64)}
+
+    def stimulus(source, cycles, seed):
+        x = source.groups(role, g, -(-cycles // g), seed).reshape(-1)
+        t = G.compress(x, fmt.with_group(g))
+        return {"code": signmag(t.codes, fmt), "flag": t.flags_per_element().astype(np.int64)}
+
+    def segments(seed):
+        grid = _grid(range(-fmt.max_code, fmt.max_code + 1), range(fmt.max_flag + 1))
+        return [{"code": signmag(grid[:, 0], fmt), "flag": grid[:, 1]}]
+
+    return Unit(name, SDRDecoder, dict(base_bits=fmt.base_bits, kept_bits=fmt.kept_bits), golden=golden,
+                stimulus=stimulus, segments=segments, doc=doc, label=label, table=DECODER_TABLE,
+                parts={"shifter": SHIFT}, rest="sign and negate", bench_lanes=8, flows=frozenset({"ice40"}))
+
+
+# ---------------------------------------------------------------- the registry
+
+A4, A8, W4 = G.A16_K4, G.A16_K8, G.W8_K4
+
+register(fp16_mac("mac_fp16", "FP16 (fused)",
+                  "FP16 MAC: binary16 fused multiply-add into an FP16 accumulator", paper=PAPER_TABLE5["mac_fp16"]))
+register(int_mac("mac_int16x8", 16, 8, ("activation", "weight"), "INT 16x8", "INT 16x8 MAC on base data (W8A16)",
+                 paper=PAPER_TABLE5["mac_int16x8"]))
+register(int_mac("mac_int8x8", 8, 8, ("query", "key"), "INT 8x8", "INT 8x8 MAC (on KV8 query . key data)",
+                 paper=PAPER_TABLE5["mac_int8x8"]))
+register(compressed_mac("mac_conv_w4a4", ConventionalMAC, A4, W4, "QRazor conv. (dec+16x8)",
+                        "QRazor conventional MAC, W4A4: two SDR decoders + INT 16x8 multiplier"))
+register(compressed_mac("mac_dfree_w4a4", DecompressionFreeMAC, A4, W4, "QRazor W4A4 dfree",
+                        "QRazor decompression-free MAC, W4A4 (A16/W8 bases): 3x3 multiplier + shifter by fa+fw (0..16)",
+                        paper=PAPER_TABLE5["mac_dfree_w4a4"]))
+register(compressed_mac("mac_dfree_w4a8", DecompressionFreeMAC, A8, W4, "QRazor W4A8 dfree",
+                        "QRazor decompression-free MAC, W4A8: 7x3 multiplier + shifter by fa+fw (0..12)"))
+register(decoder("sdr_decoder_a16k4", A4, "activation", "A16 -> 4 bits", "SDR decoder, A16 -> 4 bits"))
+register(decoder("sdr_decoder_w8k4", W4, "weight", "W8 -> 4 bits", "SDR decoder, W8 -> 4 bits"))
+for _g in G.GROUP_SIZES:
+    register(encoder(f"sdr_encoder_a16k4_g{_g}", A4.with_group(_g), "activation", f"A16 -> 4 bits, g={_g}",
+                     f"SDR encoder, A16 -> 4 bits, group of {_g}"))
+register(encoder("sdr_encoder_a16k4_g16_pipe", A4, "activation", "A16 -> 4 bits, g=16, registered",
+                 "SDR encoder, A16 -> 4 bits, registered outputs", pipeline=True))
+register(encoder("sdr_encoder_a16k8_g16", A8, "activation", "A16 -> 8 bits, g=16", "SDR encoder, A16 -> 8 bits (W4A8)"))
+register(encoder("sdr_encoder_w8k4_g16", W4, "weight", "W8 -> 4 bits, g=16", "SDR encoder, W8/KV8 -> 4 bits"))
+

@@ -1,0 +1,277 @@
+"""Unit descriptors: a unit describes itself once, and every tool reads that description.
+
+A ``Unit`` names one Verilog module and states everything the tools need to know about it: how to build the
+Amaranth component, its golden model (input port streams -> expected output port streams), how real or
+synthetic data becomes its port values (``stimulus``), its exhaustive and corner-case segments, its report
+table, label and area groups. ``sim/`` (cocotb benches), ``tests/`` (in-process simulation), ``synth/``
+(activity, gate-level simulation, flow, report) and ``hdl.export`` read only descriptors; nothing branches on
+a class name. ``hdl.catalog`` registers the project's units; adding a unit is its Amaranth module, its golden
+function and one ``register(Unit(...))``.
+
+Port streams ("drives") are dicts of NumPy integer arrays, one entry per clock cycle: ``(cycles,)`` for a
+scalar port, ``(cycles, k)`` for an array port of ``k`` elements (``data.ArrayLayout``). Sign-magnitude
+words are given as their integer word. The golden function models one copy of the unit from its reset state;
+output ``o`` for input cycle ``j`` is what the port shows ``latency`` cycles after cycle ``j``'s inputs.
+"""
+
+import operator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable, Mapping
+
+import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import data, wiring
+
+__all__ = ["Port", "Table", "Unit", "register", "get", "units", "ports", "concat", "idle", "split_lanes",
+           "words", "expected_lanes", "UnitError"]
+
+
+class UnitError(ValueError):
+    """A descriptor, a unit name or a port stream is not what the registry expects."""
+
+
+@dataclass(frozen=True)
+class Port:
+    """One port of a unit's exported module: ``width`` bits in all, ``count`` elements of ``width // count``."""
+    name: str
+    width: int
+    is_input: bool
+    count: int = 1
+
+    @property
+    def elem_width(self):
+        return self.width // self.count
+
+
+def ports(component):
+    """Ports of ``component`` from its signature (``clk``/``rst`` of clocked units are not listed)."""
+    out = []
+    for name, member in component.signature.members.items():
+        shape = member.shape
+        count = shape.length if isinstance(shape, data.ArrayLayout) else 1
+        out.append(Port(name, Shape.cast(shape).width, member.flow == wiring.In, count))
+    return out
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the synthesis report. ``baselines``: units every other unit of the table is compared with;
+    ``per``: what the unit-level figures are divided by (``"lane"``, ``"element"`` or ``""``)."""
+    key: str
+    title: str
+    order: int
+    baselines: tuple = ()
+    per: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Everything the tools need to know about one unit.
+
+    ``component``/``params``: the ``wiring.Component`` class and its keyword arguments.
+    ``golden(drive) -> {output: array}``: the unit's own golden function (one copy, from reset).
+    ``stimulus(source, cycles, seed) -> drive``: port streams from a data source of ``golden.streams``
+    (real traces or synthetic data; the same builder feeds benches, gate-level simulation and activity).
+    ``segments(seed) -> [drive, ...]``: exhaustive and corner-case segments.
+    ``parts``: submodule (instance name) -> area group; the unit's own cells and any other submodule go to
+    ``rest``. ``per``: work items per vector (an encoder's group size, a dot-product unit's lanes), by which
+    the table's per-item figures divide. ``flows``: optional synthesis steps (``"gate_level"``, ``"ice40"``,
+    ``"mapping"``). ``paper``: the paper's Table 5 figures for this unit, if it has them.
+    """
+    name: str
+    component: type
+    params: Mapping
+    golden: Callable
+    stimulus: Callable
+    segments: Callable
+    doc: str
+    label: str
+    table: Table
+    parts: Mapping = field(default_factory=dict)
+    rest: str = "registers + accumulator"
+    per: int = 1
+    bench_lanes: int = 32
+    cycles_scale: float = 1.0
+    flows: frozenset = frozenset({"gate_level", "ice40", "mapping"})
+    paper: Mapping = None
+
+    def build(self):
+        return self.component(**self.params)
+
+    @cached_property
+    def _probe(self):
+        unit = self.build()
+        unit._MustUse__silence = True          # built for its signature and latency only
+        return unit
+
+    @property
+    def ports(self):
+        return ports(self._probe)
+
+    @property
+    def inputs(self):
+        return [p for p in self.ports if p.is_input]
+
+    @property
+    def outputs(self):
+        return [p for p in self.ports if not p.is_input]
+
+    @property
+    def latency(self):
+        return self._probe.latency
+
+    @property
+    def clocked(self):
+        return self.latency > 0
+
+    def check_drive(self, drive):
+        """``drive`` with every input port present, integer, one length; returns that length."""
+        missing = [p.name for p in self.inputs if p.name not in drive]
+        if missing:
+            raise UnitError(f"{self.name}: stimulus lacks input port(s) {missing}")
+        extra = sorted(set(drive) - {p.name for p in self.inputs})
+        if extra:
+            raise UnitError(f"{self.name}: stimulus has {extra}, which are not input ports "
+                            f"({[p.name for p in self.inputs]})")
+        lengths = set()
+        for p in self.inputs:
+            v = np.asarray(drive[p.name])
+            if v.dtype.kind not in "iub":
+                raise UnitError(f"{self.name}: stimulus for port {p.name} has dtype {v.dtype}, expected integers")
+            want = (p.count,) if p.count > 1 else ()
+            if v.shape[1:] != want:
+                raise UnitError(f"{self.name}: stimulus for port {p.name} has shape {v.shape}, expected "
+                                f"(cycles{', ' + str(p.count) if p.count > 1 else ''})")
+            lengths.add(v.shape[0])
+        if len(lengths) != 1:
+            raise UnitError(f"{self.name}: input streams differ in length: {sorted(lengths)}")
+        return lengths.pop()
+
+    def expect(self, drive):
+        """The golden model's outputs for one copy from reset; every output it names, one entry per cycle."""
+        n = self.check_drive(drive)
+        out = self.golden({k: np.asarray(v, np.int64) for k, v in drive.items()})
+        names = {p.name for p in self.outputs}
+        if not out or set(out) - names:
+            raise UnitError(f"{self.name}: golden function returned {sorted(out)}, expected output ports of "
+                            f"{sorted(names)}")
+        for k, v in out.items():
+            if np.shape(v)[0] != n:
+                raise UnitError(f"{self.name}: golden output {k} has {np.shape(v)[0]} cycles, inputs have {n}")
+        return {k: np.asarray(v, np.int64) for k, v in out.items()}
+
+    def vectors(self, cycles, seed):
+        """Exhaustive and corner segments, then ``cycles`` of synthetic LLM-like data."""
+        from golden.streams import SyntheticSource
+        return concat([*self.segments(seed), self.stimulus(SyntheticSource(), cycles, seed)])
+
+
+_REGISTRY = {}
+
+
+def register(unit, replace=False):
+    """Add ``unit`` to the registry (checked: its component builds and its ports are consistent)."""
+    if not isinstance(unit, Unit):
+        raise UnitError(f"register takes a Unit descriptor, not {type(unit).__name__}")
+    if not unit.name.isidentifier():
+        raise UnitError(f"unit name {unit.name!r} is not a valid Verilog/Python identifier")
+    if unit.name in _REGISTRY and not replace:
+        raise UnitError(f"unit {unit.name!r} is already registered")
+    operator.index(unit.per)
+    if not unit.outputs:                                  # builds the component: bad parameters fail here
+        raise UnitError(f"unit {unit.name!r} has no output ports to check")
+    _REGISTRY[unit.name] = unit
+    return unit
+
+
+def unregister(name):
+    _REGISTRY.pop(name, None)
+
+
+def _load_catalog():
+    from . import catalog  # noqa: F401  (registers the project's units on import)
+
+
+def get(name):
+    _load_catalog()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnitError(f"unknown unit {name!r}; known units: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def units(names=None, table=None):
+    """Registered units (all, or ``names`` in order, every name checked before any is returned)."""
+    _load_catalog()
+    if names:
+        return [get(n) for n in names]
+    return [u for u in _REGISTRY.values() if table is None or u.table.key == table]
+
+
+# ---------------------------------------------------------------- port streams
+
+
+def concat(drives):
+    keys = drives[0].keys()
+    for d in drives[1:]:
+        if d.keys() != keys:
+            raise UnitError(f"segments drive different ports: {sorted(keys)} vs {sorted(d.keys())}")
+    return {k: np.concatenate([np.asarray(d[k], np.int64) for d in drives]) for k in keys}
+
+
+def idle(unit, cycles):
+    """All inputs 0 (``en``, ``load``, ``valid`` low) for ``cycles`` cycles."""
+    return {p.name: np.zeros((cycles, p.count) if p.count > 1 else (cycles,), np.int64) for p in unit.inputs}
+
+
+def split_lanes(unit, drive, lanes):
+    """(cycles, ...) -> (cycles / lanes, lanes, ...): lane ``i`` runs the ``i``-th contiguous chunk, the last
+    padded with idle cycles. Each lane starts from reset, so the golden model is applied per lane."""
+    n = unit.check_drive(drive)
+    per = -(-n // lanes)
+    pad = idle(unit, per * lanes - n)
+    full = concat([drive, pad]) if per * lanes > n else drive
+    return {k: v.reshape(lanes, per, *v.shape[1:]).swapaxes(0, 1) for k, v in full.items()}
+
+
+def expected_lanes(unit, lane_drive, rst=None):
+    """Golden outputs per lane of ``split_lanes`` streams, with synchronous reset pulses ``rst`` (cycles,).
+
+    A reset in cycle ``r`` clears every register: the inputs of cycles ``r + 1 - latency .. r`` (still in
+    flight) are lost and the outputs from cycle ``r + 1 - latency`` on are those of a fresh unit. Modelled
+    generically: the golden model restarts at that cycle with those inputs replaced by idle ones."""
+    cycles = next(iter(lane_drive.values())).shape[0]
+    lanes = next(iter(lane_drive.values())).shape[1]
+    cuts = []
+    if rst is not None and unit.clocked:
+        for r in np.flatnonzero(np.asarray(rst)):
+            cuts.append((max(0, int(r) + 1 - unit.latency), int(r) + 1))
+    outs = []
+    for i in range(lanes):
+        lane = {k: np.array(v[:, i]) for k, v in lane_drive.items()}
+        bounds = [0] + [c[0] for c in cuts] + [cycles]
+        for lo, hi in cuts:
+            for p in unit.inputs:
+                lane[p.name][lo:hi] = 0
+        pieces = [unit.expect({k: v[a:b] for k, v in lane.items()}) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        outs.append({k: np.concatenate([pc[k] for pc in pieces]) for k in pieces[0]})
+    return {k: np.stack([o[k] for o in outs], axis=1) for k in outs[0]}
+
+
+def words(values, elem_width):
+    """Integers -> one Python int per leading index, the last axis packed element 0 in the LSBs
+    (``elem_width`` bits each, two's complement modulo ``2**elem_width``)."""
+    v = np.asarray(values, np.int64)
+    if v.ndim == 1:
+        v = v[:, None]
+    u = (v & ((1 << elem_width) - 1)).astype(np.uint64)
+    bits = ((u[..., None] >> np.arange(elem_width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+    packed = np.packbits(bits.reshape(v.shape[0], -1), axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def unpack_word(word, elem_width, count):
+    mask = (1 << elem_width) - 1
+    return [(word >> (i * elem_width)) & mask for i in range(count)]
