@@ -1,7 +1,7 @@
 # QRazor hardware: `make synth` (main job) and `make test`. Both install what they need first.
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
 .PHONY: all setup test test-golden test-sim bench verilog synth lint clean traces traces-full analysis accuracy
 
@@ -12,12 +12,14 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 setup: $(STAMP)
 
-## Run every test: golden model + real LLM (tests/) and RTL against the golden model (sim/).
-test: $(STAMP) traces
+## Run every test: golden model, registry, in-process RTL, real LLM, flow (tests/) and the exported RTL
+## against the golden model under cocotb (sim/); lint first.
+test: $(STAMP) traces lint
 	$(PY) -m pytest tests sim $(PYTEST_ARGS)
 
+## The golden model, the registry and in-process RTL simulation: no traces, no synthesis tools needed.
 test-golden: $(STAMP)
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not trace and not tools" $(PYTEST_ARGS)
 
 test-sim: $(STAMP) traces
 	$(PY) -m pytest sim $(PYTEST_ARGS)
@@ -42,7 +44,7 @@ accuracy: $(STAMP)
 synth: $(STAMP) traces
 	$(PY) -m synth $(if $(LIBERTY),--liberty $(LIBERTY))
 
-## Verilog of every unit -> build/verilog/
+## Verilog of every registered unit -> build/verilog/ (python -m hdl.export --list names them)
 verilog: $(STAMP)
 	$(PY) -m hdl.export --out build/verilog
 
@@ -51,7 +53,7 @@ bench: $(STAMP)
 	$(PY) -m llmstudy.bench
 
 lint: $(STAMP)
-	$(PY) -m ruff check golden hdl synth sim tests
+	$(PY) -m ruff check golden hdl llmstudy synth sim tests
 
 clean:
 	rm -rf build out sim_build .pytest_cache

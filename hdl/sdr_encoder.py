@@ -5,10 +5,13 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.sdr import FLAG_BITS, SDRFormat
+from golden.validate import check_power_of_two
 
-from .parts import SignMag, check_width
+from .parts import SignMag
 
-__all__ = ["SDREncoder"]
+__all__ = ["SDREncoder", "MAX_GROUP"]
+
+MAX_GROUP = 128                # the largest group the encoder is built for (the paper's range is 8..128)
 
 
 def _or_tree(m, values, name):
@@ -48,7 +51,7 @@ class SDREncoder(wiring.Component):
     """
 
     def __init__(self, *, group_size=16, base_bits=16, kept_bits=4, pipeline=False):
-        check_width("group_size", group_size, 1, 128)           # the RTL's limit; the format allows more
+        check_power_of_two("group_size", group_size, 1, MAX_GROUP)   # the RTL's limit; the format allows more
         self.fmt = SDRFormat(base_bits, kept_bits, group_size)  # the golden model's rules and messages
         self.group_size, self.base_bits, self.kept_bits = group_size, base_bits, kept_bits
         self.pipeline = bool(pipeline)

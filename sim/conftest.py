@@ -14,13 +14,21 @@ def trace_set():
     return traces.load(os.environ.get("QR_TRACE") or None)
 
 
+def pytest_sessionstart(session):
+    from harness import RUNS_FILE
+    if not hasattr(session.config, "workerinput"):          # the controller (or a run without xdist)
+        RUNS_FILE.unlink(missing_ok=True)
+
+
 def pytest_terminal_summary(terminalreporter):
-    """Vectors and rates per bench. Under pytest-xdist the benches run in workers, so each worker's table
-    is in its own output; the summary here covers benches run in this process."""
-    from harness import RUNS
+    """Vectors and rates per bench, from every process (pytest-xdist workers append to one file)."""
+    import json
+
+    from harness import RUNS_FILE
     tr = terminalreporter
-    if not RUNS:
+    if not RUNS_FILE.exists():
         return
+    RUNS = [tuple(json.loads(line)) for line in RUNS_FILE.read_text().splitlines() if line.strip()]
     tr.section("RTL vs golden model: vectors checked per bench")
     tr.write_line(f"{'unit':28s} {'test':8s} {'simulator':9s} {'data':9s} {'vectors':>10s} {'elements':>11s} "
                   f"{'seconds':>7s} {'vectors/s':>10s}")

@@ -7,6 +7,7 @@ Python. The stimulus comes from the unit's descriptor, split into lanes (each la
 reset), and the expected outputs from its golden function; both travel to the cocotb process as ``.npz``.
 """
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -130,8 +131,8 @@ def bench_stimulus(unit, drive, lanes, rst=None, max_cycles=None):
     return out
 
 
-# (unit, test id, simulator, data source, vectors, seconds, elements) of every bench run in this process
-RUNS = []
+# (unit, test id, simulator, data source, vectors, seconds, elements) of every bench run, one JSON line each
+RUNS_FILE = BUILD / "runs.jsonl"
 
 
 def check(unit, drive, test_id, source="synthetic", lanes=None, rst=None, max_cycles=None):
@@ -143,7 +144,9 @@ def check(unit, drive, test_id, source="synthetic", lanes=None, rst=None, max_cy
     vectors, seconds = int(res["vectors"]), float(res["seconds"])
     assert int(res["mismatches"]) == 0, f"{unit.name}: {int(res['mismatches'])} mismatches"
     assert vectors == cycles * lanes > 0 and int(res["checked"]) > 0
-    RUNS.append((unit.name, test_id, simulator(), source, vectors, seconds, vectors * unit.per))
+    RUNS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with open(RUNS_FILE, "a") as f:                   # one short line per append: atomic between workers
+        f.write(json.dumps([unit.name, test_id, simulator(), source, vectors, seconds, vectors * unit.per]) + "\n")
     print(f"\n{unit.name} [{simulator()}, {source}]: {vectors:,} vectors in {seconds:.1f} s = "
           f"{vectors / seconds:,.0f}/s")
     return res

@@ -10,7 +10,7 @@ from hdl.sdr_encoder import SDREncoder
 
 @pytest.mark.parametrize("make, exc, msg", [
     (lambda: SDREncoder(group_size=256), ValueError, r"group_size must be in \[1, 128\], not 256"),
-    (lambda: SDREncoder(group_size=12), ValueError, r"group_size must be a power of two in \[1, 4096\], not 12"),
+    (lambda: SDREncoder(group_size=12), ValueError, r"group_size must be a power of two in \[1, 128\], not 12"),
     (lambda: SDREncoder(base_bits=17), ValueError, r"base_bits must be in \[3, 16\], not 17"),
     (lambda: SDREncoder(base_bits=6, kept_bits=8), ValueError, r"kept_bits must be at most base_bits=6, not 8"),
     (lambda: SDRDecoder(kept_bits=1), ValueError, r"kept_bits must be in \[2, 8\], not 1"),
