@@ -23,7 +23,7 @@ from .validate import check_int_array, check_int_param
 
 __all__ = [
     "ACC_WIDTH", "wrap", "Accumulator", "accumulate", "dfree_product", "conventional_product",
-    "int_product", "check_codes", "gemm_dfree", "gemm_reference"
+    "int_product", "check_codes", "gemm_dfree", "gemm_reference", "dot_dfree", "dot_int",
 ]
 
 ACC_WIDTH = 32
@@ -108,6 +108,43 @@ def int_product(a, b, a_bits, b_bits):
     a = check_int_array("a", a, a_bits).astype(np.int64)
     b = check_int_array("b", b, b_bits).astype(np.int64)
     return a * b
+
+
+def _lanes(name, x, ndim=2):
+    x = np.asarray(x)
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D (cycles, lanes), got shape {x.shape}")
+    return x
+
+
+def dot_dfree(ca, fa, cw, fw, fmt_a, fmt_w):
+    """One step per cycle of an L-lane decompression-free dot-product unit (the engine's building block).
+
+    ``ca``, ``cw``: (cycles, L) codes; ``fa``, ``fw``: (cycles, S) flags, one per *sub-group* of ``L / S``
+    consecutive lanes (``S = 1`` when a group spans the whole cycle, ``g >= L``; ``S = L / g`` when several
+    groups arrive per cycle). Per cycle: ``sum_s (sum_{i in s} ca_i * cw_i) << (fa_s + fw_s)``: the lanes'
+    3x3 (or 7x3) products are added in a narrow tree and each sub-group's sum is shifted once."""
+    ca, cw = _lanes("a codes", ca), _lanes("w codes", cw)
+    fa, fw = _lanes("a flags", fa), _lanes("w flags", fw)
+    if ca.shape != cw.shape or fa.shape != fw.shape or fa.shape[0] != ca.shape[0]:
+        raise ValueError(f"operand shapes differ: a codes {ca.shape}, w codes {cw.shape}, a flags {fa.shape}, "
+                         f"w flags {fw.shape} (expected codes (cycles, L), flags (cycles, S))")
+    n, lanes = ca.shape
+    s = fa.shape[1]
+    if s < 1 or lanes % s:
+        raise ValueError(f"{s} flags per cycle do not divide {lanes} lanes into equal sub-groups")
+    ca, fa = check_codes("a", ca, fa, fmt_a)
+    cw, fw = check_codes("w", cw, fw, fmt_w)
+    partial = (ca * cw).reshape(n, s, lanes // s).sum(axis=2)
+    return (partial << (fa + fw)).sum(axis=1)
+
+
+def dot_int(a, b, a_bits, b_bits):
+    """One step per cycle of an L-lane two's complement dot-product unit: ``sum_i a_i * b_i`` (a, b: (cycles, L))."""
+    a, b = _lanes("a", a), _lanes("b", b)
+    if a.shape != b.shape:
+        raise ValueError(f"operand shapes differ: a {a.shape}, b {b.shape}")
+    return int_product(a, b, a_bits, b_bits).sum(axis=1)
 
 
 def _check_gemm_operand(name, t):

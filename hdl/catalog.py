@@ -279,3 +279,140 @@ register(encoder("sdr_encoder_a16k4_g16_pipe", A4, "activation", "A16 -> 4 bits,
 register(encoder("sdr_encoder_a16k8_g16", A8, "activation", "A16 -> 8 bits, g=16", "SDR encoder, A16 -> 8 bits (W4A8)"))
 register(encoder("sdr_encoder_w8k4_g16", W4, "weight", "W8 -> 4 bits, g=16", "SDR encoder, W8/KV8 -> 4 bits"))
 
+
+
+# ---------------------------------------------------------------- dot-product units (the engine)
+
+TREE, MERGED = "adder tree", "multiply-add, merged"
+DOT_PARTS = {"multipliers": MUL, "tree": TREE, "shifter": SHIFT, "dot": MERGED}
+DOT_LANES = (4, 8, 16, 32)
+
+
+def dot_table(lanes, merged=False):
+    i16, i8 = f"dot{lanes}_int16x8", f"dot{lanes}_int8x8"
+    base = ((i16, i16 + "_merged"), (i8, i8 + "_merged")) if merged else (i16, i8)
+    return Table(f"dot{lanes}", f"Dot-product units, L = {lanes} lanes", 20 + lanes, baselines=base, per="lane",
+                 note="Three-stage pipeline: operand registers; multipliers + adder tree into a registered partial "
+                      "sum; shift once per group (QRazor) and the 32-bit accumulator. Per-lane figures divide by L. "
+                      "INT baselines run the same linear-layer dot products as QRazor (INT 8x8 on activations "
+                      "narrowed to 8 bits).")
+
+
+def _dot_lanes(st, lanes):
+    n = len(st["load"]) // lanes
+    return n, st["load"].reshape(n, lanes)[:, 0].astype(np.int64)
+
+
+def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table):
+    """QRazor ``DotProductUnit``: ``lanes`` razored products per cycle, ``S = max(1, lanes/g)`` shifts per cycle."""
+    from .dot import DotProductUnit
+    sub = max(1, lanes // g)
+    per = lanes // sub
+    fa, fw = fa.with_group(g), fw.with_group(g)
+    align = int(np.lcm(lanes, g))
+
+    def golden(d):
+        step = G.dot_dfree(from_signmag(d["a"], fa), d["fa"], from_signmag(d["w"], fw), d["fw"], fa, fw)
+        return {"acc": G.accumulate(step, d["load"], d["en"])}
+
+    def stimulus(source, cycles, seed):
+        st = source.dot_stream(("activation", "weight"), cycles * lanes, seed, align=align)
+        a, w = G.compress(st["a"], fa), G.compress(st["b"], fw)
+        n, load = _dot_lanes(st, lanes)
+        return {"a": signmag(a.codes, fa).reshape(n, lanes), "w": signmag(w.codes, fw).reshape(n, lanes),
+                "fa": a.flags_per_element().reshape(n, sub, per)[:, :, 0].astype(np.int64),
+                "fw": w.flags_per_element().reshape(n, sub, per)[:, :, 0].astype(np.int64),
+                "en": np.ones(n, np.int64), "load": load}
+
+    def segments(seed):
+        rng = np.random.default_rng(seed)
+        codes = _grid(range(-fa.max_code, fa.max_code + 1), range(-fw.max_code, fw.max_code + 1))
+        flags = _grid(range(fa.max_flag + 1), range(fw.max_flag + 1))
+        rows = -(-len(codes) // lanes)
+        codes = np.resize(codes, (rows * lanes, 2)).reshape(rows, lanes, 2)
+        a, w, f1, f2 = [], [], [], []
+        for k in range(len(flags)):              # every code pair in some lane under every flag pair
+            a.append(codes[:, :, 0])
+            w.append(codes[:, :, 1])
+            pair = flags[(k + np.arange(sub)) % len(flags)]         # sub-groups take different flag pairs
+            f1.append(np.broadcast_to(pair[:, 0], (rows, sub)))
+            f2.append(np.broadcast_to(pair[:, 1], (rows, sub)))
+        a, w, f1, f2 = (np.concatenate(x) for x in (a, w, f1, f2))
+        n = len(a)
+        exhaustive = {"a": signmag(a, fa), "w": signmag(w, fw), "fa": f1, "fw": f2, "en": np.ones(n, np.int64),
+                      "load": np.ones(n, np.int64)}
+        perm = rng.permutation(n)[: min(n, 4000)]               # again, accumulated over 8 cycles
+        again = {k: v[perm] for k, v in exhaustive.items()}
+        again["load"] = (np.arange(len(perm)) % 8 == 0).astype(np.int64)
+        m = 1200                                                # all lanes at +-max << max flags: wraps
+        sign = np.where(np.arange(m) < m // 2, 1, -1)[:, None]
+        corner = {"a": signmag(np.broadcast_to(fa.max_code * sign, (m, lanes)), fa),
+                  "w": signmag(np.full((m, lanes), fw.max_code), fw), "fa": np.full((m, sub), fa.max_flag),
+                  "fw": np.full((m, sub), fw.max_flag), "en": np.ones(m, np.int64),
+                  "load": (np.arange(m) % (m // 2) == 0).astype(np.int64)}
+        from golden.streams import SyntheticSource
+        return [exhaustive, again, corner, _en_gaps(stimulus(SyntheticSource(), 400, seed + 1), seed)]
+
+    return Unit(name, DotProductUnit, dict(lanes=lanes, group_size=g, a_base=fa.base_bits, a_kept=fa.kept_bits,
+                                           w_base=fw.base_bits, w_kept=fw.kept_bits),
+                golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
+                parts=DOT_PARTS, per=lanes, bench_lanes=max(1, 64 // lanes), cycles_scale=0.25,
+                flows=frozenset({"gate_level"}))
+
+
+def dot_int_unit(name, lanes, a_bits, b_bits, label, doc, table, style="tree", pair=("activation", "weight")):
+    """INT ``IntDotProductUnit`` baseline on the role ``pair``'s dot products, narrowed to its widths."""
+    from .dot import IntDotProductUnit
+    ra, rb = pair
+
+    def golden(d):
+        return {"acc": G.accumulate(G.dot_int(d["a"], d["b"], a_bits, b_bits), d["load"], d["en"])}
+
+    def stimulus(source, cycles, seed):
+        st = source.dot_stream(pair, cycles * lanes, seed, align=lanes)
+        n, load = _dot_lanes(st, lanes)
+        return {"a": narrow(st["a"], BASE_BITS[ra], a_bits).reshape(n, lanes),
+                "b": narrow(st["b"], BASE_BITS[rb], b_bits).reshape(n, lanes),
+                "en": np.ones(n, np.int64), "load": load}
+
+    def segments(seed):
+        segs = []
+        amin, bmin = -(1 << (a_bits - 1)), -(1 << (b_bits - 1))
+        if a_bits <= 8 and b_bits <= 8:                                     # every operand pair in some lane
+            grid = _grid(range(amin, -amin), range(bmin, -bmin))
+            rows = -(-len(grid) // lanes)
+            grid = np.resize(grid, (rows * lanes, 2)).reshape(rows, lanes, 2)
+            segs.append({"a": grid[:, :, 0], "b": grid[:, :, 1], "en": np.ones(rows, np.int64),
+                         "load": (np.arange(rows) % 4 == 0).astype(np.int64)})
+        m = 1200                                                            # most negative squared: wraps
+        segs.append({"a": np.full((m, lanes), amin), "b": np.full((m, lanes), bmin), "en": np.ones(m, np.int64),
+                     "load": (np.arange(m) == 0).astype(np.int64)})
+        from golden.streams import SyntheticSource
+        segs.append(_en_gaps(stimulus(SyntheticSource(), 400, seed + 1), seed))
+        return segs
+
+    return Unit(name, IntDotProductUnit, dict(lanes=lanes, a_bits=a_bits, b_bits=b_bits, style=style),
+                golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
+                parts=DOT_PARTS, per=lanes, bench_lanes=max(1, 64 // lanes), cycles_scale=0.25,
+                flows=frozenset({"gate_level"}))
+
+
+for _L in DOT_LANES:
+    _t = dot_table(_L, merged=_L == 16)
+    register(dot_dfree_unit(f"dot{_L}_w4a4", _L, 16, A4, W4, "QRazor W4A4, g=16",
+                            f"QRazor W4A4 dot-product unit, {_L} lanes, group 16: 3x3 products, one shift per group",
+                            _t))
+    register(dot_dfree_unit(f"dot{_L}_w4a8", _L, 16, A8, W4, "QRazor W4A8, g=16",
+                            f"QRazor W4A8 dot-product unit, {_L} lanes, group 16: 7x3 products, one shift per group",
+                            _t))
+    register(dot_int_unit(f"dot{_L}_int16x8", _L, 16, 8, "INT 16x8, tree", f"INT 16x8 dot-product unit, {_L} lanes",
+                          _t))
+    register(dot_int_unit(f"dot{_L}_int8x8", _L, 8, 8, "INT 8x8, tree", f"INT 8x8 dot-product unit, {_L} lanes", _t))
+    if _L == 16:
+        for _g in (8, 32, 128):
+            register(dot_dfree_unit(f"dot16_w4a4_g{_g}", 16, _g, A4, W4, f"QRazor W4A4, g={_g}",
+                                    f"QRazor W4A4 dot-product unit, 16 lanes, group {_g}", _t))
+        register(dot_int_unit("dot16_int16x8_merged", 16, 16, 8, "INT 16x8, merged",
+                              "INT 16x8 dot-product unit, 16 lanes, one sum of products", _t, style="merged"))
+        register(dot_int_unit("dot16_int8x8_merged", 16, 8, 8, "INT 8x8, merged",
+                              "INT 8x8 dot-product unit, 16 lanes, one sum of products", _t, style="merged"))

@@ -11,6 +11,8 @@ from amaranth.lib.wiring import In, Out
 
 from golden.validate import check_int_param as check_width  # one parameter check for golden and RTL
 
+_signed = signed
+
 __all__ = ["SignMag", "check_width", "SignMagMultiplier", "IntMultiplier", "BarrelShifter", "Accumulator"]
 
 
@@ -59,24 +61,28 @@ class BarrelShifter(wiring.Component):
     """Logarithmic left shifter: ``o = i << amount`` for ``amount`` in ``[0, max_shift]``.
 
     Built as ``ceil(log2(max_shift + 1))`` mux stages, one per bit of ``amount``; the output is wide enough
-    for the largest shift, so nothing is lost. Members: ``i`` : In(width); ``amount`` : In(...);
+    for the largest shift, so nothing is lost. ``signed=True``: two's complement in and out.
+    Members: ``i`` : In(width); ``amount`` : In(...);
     ``o`` : Out(width + max_shift).
     """
 
-    def __init__(self, width, max_shift):
+    def __init__(self, width, max_shift, *, signed=False):
         self.width = check_width("width", width, 1, 64)
         self.max_shift = check_width("max_shift", max_shift, 0, 64)
+        self.signed = bool(signed)
+        kind = _signed if self.signed else unsigned
         super().__init__({
-            "i": In(unsigned(width)), "amount": In(unsigned(max(1, max_shift.bit_length()))),
-            "o": Out(unsigned(width + max_shift)),
+            "i": In(kind(width)), "amount": In(unsigned(max(1, max_shift.bit_length()))),
+            "o": Out(kind(width + max_shift)),
         })
 
     def elaborate(self, platform):
         m = Module()
         stage = self.i
+        kind = _signed if self.signed else unsigned
         for k in range(len(self.amount)):
             step = 1 << k
-            nxt = Signal(unsigned(min(len(stage) + step, len(self.o))), name=f"stage{k}")
+            nxt = Signal(kind(min(len(stage) + step, len(self.o))), name=f"stage{k}")
             m.d.comb += nxt.eq(Mux(self.amount[k], stage << step, stage))
             stage = nxt
         m.d.comb += self.o.eq(stage)

@@ -38,6 +38,12 @@ class Port:
     width: int
     is_input: bool
     count: int = 1
+    array: bool = False
+
+    @property
+    def shape(self):
+        """Shape of one cycle's value in a port stream."""
+        return (self.count,) if self.array else ()
 
     @property
     def elem_width(self):
@@ -49,8 +55,8 @@ def ports(component):
     out = []
     for name, member in component.signature.members.items():
         shape = member.shape
-        count = shape.length if isinstance(shape, data.ArrayLayout) else 1
-        out.append(Port(name, Shape.cast(shape).width, member.flow == wiring.In, count))
+        array = isinstance(shape, data.ArrayLayout)
+        out.append(Port(name, Shape.cast(shape).width, member.flow == wiring.In, shape.length if array else 1, array))
     return out
 
 
@@ -140,10 +146,9 @@ class Unit:
             v = np.asarray(drive[p.name])
             if v.dtype.kind not in "iub":
                 raise UnitError(f"{self.name}: stimulus for port {p.name} has dtype {v.dtype}, expected integers")
-            want = (p.count,) if p.count > 1 else ()
-            if v.shape[1:] != want:
+            if v.shape[1:] != p.shape:
                 raise UnitError(f"{self.name}: stimulus for port {p.name} has shape {v.shape}, expected "
-                                f"(cycles{', ' + str(p.count) if p.count > 1 else ''})")
+                                f"(cycles{', ' + str(p.count) if p.array else ''})")
             lengths.add(v.shape[0])
         if len(lengths) != 1:
             raise UnitError(f"{self.name}: input streams differ in length: {sorted(lengths)}")
@@ -223,7 +228,7 @@ def concat(drives):
 
 def idle(unit, cycles):
     """All inputs 0 (``en``, ``load``, ``valid`` low) for ``cycles`` cycles."""
-    return {p.name: np.zeros((cycles, p.count) if p.count > 1 else (cycles,), np.int64) for p in unit.inputs}
+    return {p.name: np.zeros((cycles, *p.shape), np.int64) for p in unit.inputs}
 
 
 def split_lanes(unit, drive, lanes):

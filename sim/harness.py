@@ -131,12 +131,13 @@ def bench_stimulus(unit, drive, lanes, rst=None, max_cycles=None):
     return out
 
 
-# (unit, test id, simulator, data source, vectors, seconds, elements) of every bench run, one JSON line each
+# (unit, test id, simulator, vectors, seconds, elements, real-trace elements) of every bench, one JSON line each
 RUNS_FILE = BUILD / "runs.jsonl"
 
 
-def check(unit, drive, test_id, source="synthetic", lanes=None, rst=None, max_cycles=None):
-    """Run the bench on ``drive``; require it to have compared every vector with no mismatch; record it."""
+def check(unit, drive, test_id, trace_fraction=0.0, lanes=None, rst=None, max_cycles=None):
+    """Run the bench on ``drive``; require it to have compared every vector with no mismatch; record it
+    (``trace_fraction``: the share of ``drive`` that is real-trace data, for the summary)."""
     lanes = lanes or unit.bench_lanes
     stim = bench_stimulus(unit, drive, lanes, rst, max_cycles)
     res = run_bench(unit, lanes, stim, test_id)
@@ -146,7 +147,7 @@ def check(unit, drive, test_id, source="synthetic", lanes=None, rst=None, max_cy
     assert vectors == cycles * lanes > 0 and int(res["checked"]) > 0
     RUNS_FILE.parent.mkdir(parents=True, exist_ok=True)
     with open(RUNS_FILE, "a") as f:                   # one short line per append: atomic between workers
-        f.write(json.dumps([unit.name, test_id, simulator(), source, vectors, seconds, vectors * unit.per]) + "\n")
-    print(f"\n{unit.name} [{simulator()}, {source}]: {vectors:,} vectors in {seconds:.1f} s = "
-          f"{vectors / seconds:,.0f}/s")
+        f.write(json.dumps([unit.name, test_id, simulator(), vectors, seconds, vectors * unit.per,
+                            round(vectors * unit.per * trace_fraction)]) + "\n")
+    print(f"\n{unit.name} [{simulator()}]: {vectors:,} vectors in {seconds:.1f} s = {vectors / seconds:,.0f}/s")
     return res

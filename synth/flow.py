@@ -121,12 +121,14 @@ write_verilog -noattr -noexpr {name}_netlist.v
 
 
 def breakdown(unit, modules):
-    """Group module areas by the descriptor's ``parts`` (innermost instance name -> group; anything else,
-    the top's own cells included, to ``unit.rest``). The groups add up to the total by construction."""
+    """Group module areas by the descriptor's ``parts``: a module belongs to the group of the innermost instance
+    on its path that ``parts`` names (``multipliers.lane3`` -> ``multipliers``); anything else, the top's own
+    cells included, to ``unit.rest``. The groups add up to the total by construction."""
     groups = dict.fromkeys(dict.fromkeys([*unit.parts.values(), unit.rest]), 0.0)
     for mod, area in modules.items():
-        inner = mod[len(unit.name) + 1:].split(".")[-1] if mod != unit.name else ""
-        groups[unit.parts.get(inner, unit.rest)] += area
+        path = mod[len(unit.name) + 1:].split(".") if mod != unit.name else []
+        named = [unit.parts[seg] for seg in reversed(path) if seg in unit.parts]
+        groups[named[0] if named else unit.rest] += area
     return groups
 
 

@@ -139,7 +139,7 @@ def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns
     for k, p in enumerate(unit.outputs):
         if p.name not in exp:
             continue
-        want = words(exp[p.name], p.elem_width) if p.count > 1 else [int(x) & ((1 << p.width) - 1)
+        want = words(exp[p.name], p.elem_width) if p.array else [int(x) & ((1 << p.width) - 1)
                                                                         for x in exp[p.name]]
         for j in range(cycles):
             text = lines[j + unit.latency - 1].split()[k]

@@ -1,0 +1,273 @@
+"""Dot-product units: the engine's building block. ``L`` lanes multiply in parallel, an adder tree sums them,
+and one accumulator takes the sum every cycle.
+
+``DotProductUnit`` (QRazor, decompression-free): inside an SDR group both operands' flags are fixed, so the
+lanes' small sign-magnitude products (3x3 for W4A4, 7x3 for W4A8) are summed *before* shifting, in a narrow
+tree, and each group's sum is shifted **once** by ``fa + fw``. With ``g >= L`` a group spans ``g / L`` cycles
+and one shifter serves the cycle (``S = 1`` flag pair per cycle, the same in each of the group's cycles); with
+``g < L`` ``S = L / g`` groups arrive per cycle, each with its own tree and shifter.
+
+``IntDotProductUnit`` (baselines): ``L`` two's complement multipliers and the same tree style and accumulator
+(``style="tree"``), or the whole dot product written as one sum of products (``style="merged"``) so that
+Yosys maps it as a single multi-operand adder (``alumacc``/``$macc``) instead of separate adders.
+
+Pipeline (both): stage 1 registers the operands, flags, ``en`` and ``load``; stage 2 multiplies and sums the
+lanes into a registered partial sum; stage 3 shifts (QRazor) and accumulates:
+``if en: acc <= (load ? 0 : acc) + step`` modulo ``2**acc_width``. Throughput one L-element step per cycle,
+``latency = 3``. Bit-exact with ``golden.dot_dfree`` / ``golden.dot_int`` + ``golden.accumulate``.
+"""
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.sdr import SDRFormat
+from golden.validate import check_power_of_two
+
+from .parts import Accumulator, BarrelShifter, IntMultiplier, SignMag, SignMagMultiplier, check_width
+
+__all__ = ["AdderTree", "DotProductUnit", "IntDotProductUnit", "MAX_LANES"]
+
+MAX_LANES = 64
+
+
+def _clog2(n):
+    return max(0, (n - 1).bit_length())
+
+
+class AdderTree(wiring.Component):
+    """Balanced binary tree of two-input adders over ``n`` signed inputs (full precision, depth
+    ``ceil(log2 n)``). Combinational. Members: ``i`` : In(ArrayLayout(signed(width), n)); ``o`` : Out(signed)."""
+
+    def __init__(self, n, width):
+        self.n = check_width("n", n, 1, 1024)
+        self.width = check_width("width", width, 1, 64)
+        super().__init__({"i": In(data.ArrayLayout(signed(width), n)), "o": Out(signed(width + _clog2(n)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        level, k = [self.i[j] for j in range(self.n)], 0
+        while len(level) > 1:
+            nxt = []
+            for j in range(0, len(level) - 1, 2):
+                s = Signal(signed(max(len(level[j]), len(level[j + 1])) + 1), name=f"l{k}_{j // 2}")
+                m.d.comb += s.eq(level[j] + level[j + 1])
+                nxt.append(s)
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level, k = nxt, k + 1
+        m.d.comb += self.o.eq(level[0])
+        return m
+
+
+class _SignedProducts(wiring.Component):
+    """``L`` sign-magnitude multipliers, each product as a signed value (``neg ? -mag : mag``)."""
+
+    def __init__(self, lanes, na, nw):
+        self.lanes, self.na, self.nw = lanes, na, nw
+        super().__init__({"a": In(data.ArrayLayout(SignMag(na), lanes)), "w": In(data.ArrayLayout(SignMag(nw), lanes)),
+                          "p": Out(data.ArrayLayout(signed(na + nw + 1), lanes))})
+
+    def elaborate(self, platform):
+        m = Module()
+        for i in range(self.lanes):
+            mul = SignMagMultiplier(self.na, self.nw)
+            m.submodules[f"lane{i}"] = mul
+            m.d.comb += [mul.a.eq(self.a[i]), mul.b.eq(self.w[i]),
+                         self.p[i].eq(Mux(mul.neg, -mul.mag, mul.mag))]
+        return m
+
+
+class _IntProducts(wiring.Component):
+    """``L`` two's complement ``a_bits x b_bits`` multipliers."""
+
+    def __init__(self, lanes, a_bits, b_bits):
+        self.lanes, self.a_bits, self.b_bits = lanes, a_bits, b_bits
+        super().__init__({"a": In(data.ArrayLayout(signed(a_bits), lanes)),
+                          "b": In(data.ArrayLayout(signed(b_bits), lanes)),
+                          "p": Out(data.ArrayLayout(signed(a_bits + b_bits), lanes))})
+
+    def elaborate(self, platform):
+        m = Module()
+        for i in range(self.lanes):
+            mul = IntMultiplier(self.a_bits, self.b_bits)
+            m.submodules[f"lane{i}"] = mul
+            m.d.comb += [mul.a.eq(self.a[i]), mul.b.eq(self.b[i]), self.p[i].eq(mul.p)]
+        return m
+
+
+class _Trees(wiring.Component):
+    """``S`` adder trees, each over ``L / S`` consecutive lanes."""
+
+    def __init__(self, lanes, sub, width):
+        self.lanes, self.sub, self.width = lanes, sub, width
+        self.out_width = width + _clog2(lanes // sub)
+        super().__init__({"i": In(data.ArrayLayout(signed(width), lanes)),
+                          "o": Out(data.ArrayLayout(signed(self.out_width), sub))})
+
+    def elaborate(self, platform):
+        m = Module()
+        per = self.lanes // self.sub
+        for s in range(self.sub):
+            t = AdderTree(per, self.width)
+            m.submodules[f"group{s}"] = t
+            m.d.comb += [t.i[j].eq(self.i[s * per + j]) for j in range(per)]
+            m.d.comb += self.o[s].eq(t.o)
+        return m
+
+
+class _GroupShifters(wiring.Component):
+    """One signed barrel shifter per sub-group by ``fa_s + fw_s``, then the sum of the ``S`` shifted values."""
+
+    def __init__(self, sub, width, fa_bits, fw_bits, max_shift):
+        self.sub, self.width, self.max_shift = sub, width, max_shift
+        self.out_width = width + max_shift + _clog2(sub)
+        super().__init__({"i": In(data.ArrayLayout(signed(width), sub)), "fa": In(data.ArrayLayout(fa_bits, sub)),
+                          "fw": In(data.ArrayLayout(fw_bits, sub)), "o": Out(signed(self.out_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        outs = []
+        for s in range(self.sub):
+            sh = BarrelShifter(self.width, self.max_shift, signed=True)
+            m.submodules[f"group{s}"] = sh
+            m.d.comb += [sh.i.eq(self.i[s]), sh.amount.eq(self.fa[s] + self.fw[s])]
+            outs.append(sh.o)
+        if self.sub == 1:
+            m.d.comb += self.o.eq(outs[0])
+        else:
+            t = AdderTree(self.sub, self.width + self.max_shift)
+            m.submodules.combine = t
+            m.d.comb += [t.i[s].eq(outs[s]) for s in range(self.sub)]
+            m.d.comb += self.o.eq(t.o)
+        return m
+
+
+def _flag_bits(max_flag):
+    return max(1, max_flag.bit_length())
+
+
+class _Dot(wiring.Component):
+    latency = 3
+
+    def _stage1(self, m, names):
+        regs = {}
+        for name in names + ["en", "load"]:
+            port = getattr(self, name)
+            r = Signal.like(port, name=f"{name}_q")
+            m.d.sync += r.eq(port)
+            regs[name] = r
+        return regs
+
+    def _stage3(self, m, step, en, load):
+        """Stage-2 registers for ``step`` (the partial sum), ``en`` and ``load``, then the accumulator."""
+        acc = Accumulator(len(step), self.acc_width)
+        m.submodules.accumulator = acc
+        m.d.comb += [acc.product.eq(step), acc.en.eq(en), acc.load.eq(load), self.acc.eq(acc.acc)]
+
+
+class DotProductUnit(_Dot):
+    """QRazor decompression-free dot-product unit: ``lanes`` razored products per cycle, one shift per group.
+
+    Parameters: ``lanes`` (power of two, 1..64), ``group_size`` (power of two, 1..128), ``a_base``, ``a_kept``,
+    ``w_base``, ``w_kept`` (the operands' SDR formats, checked by the golden model's rules), ``acc_width``.
+    Members: ``a`` : In(ArrayLayout(SignMag(a_kept-1), lanes)); ``w`` : In(ArrayLayout(SignMag(w_kept-1), lanes));
+    ``fa``, ``fw`` : In(ArrayLayout(flag, S)) with ``S = max(1, lanes // group_size)`` (sub-group ``s`` covers
+    lanes ``s*L/S .. (s+1)*L/S - 1``); ``en``, ``load`` : In(1); ``acc`` : Out(signed(acc_width)).
+    """
+
+    def __init__(self, *, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4, acc_width=32):
+        self.lanes = check_power_of_two("lanes", lanes, 1, MAX_LANES)
+        self.group_size = check_power_of_two("group_size", group_size, 1, 128)
+        fmts = []
+        for op, base, kept in (("a", a_base, a_kept), ("w", w_base, w_kept)):
+            try:
+                fmts.append(SDRFormat(base, kept, self.group_size))
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"operand {op} ({op}_base, {op}_kept): {e}") from None
+        self.a_fmt, self.w_fmt = fmts
+        self.acc_width = check_width("acc_width", acc_width, 2, 64)
+        self.sub = max(1, self.lanes // self.group_size)
+        na, nw = self.a_fmt.mag_bits, self.w_fmt.mag_bits
+        super().__init__({
+            "a": In(data.ArrayLayout(SignMag(na), self.lanes)), "w": In(data.ArrayLayout(SignMag(nw), self.lanes)),
+            "fa": In(data.ArrayLayout(_flag_bits(self.a_fmt.max_flag), self.sub)),
+            "fw": In(data.ArrayLayout(_flag_bits(self.w_fmt.max_flag), self.sub)),
+            "en": In(1), "load": In(1), "acc": Out(signed(self.acc_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        q = self._stage1(m, ["a", "w", "fa", "fw"])
+        na, nw = self.a_fmt.mag_bits, self.w_fmt.mag_bits
+        m.submodules.multipliers = mul = _SignedProducts(self.lanes, na, nw)
+        m.submodules.tree = tree = _Trees(self.lanes, self.sub, na + nw + 1)
+        m.d.comb += [mul.a.eq(q["a"]), mul.w.eq(q["w"]), tree.i.eq(mul.p)]
+        # stage 2 -> 3 registers: the sub-groups' partial sums and their flags
+        part = Signal.like(tree.o, name="partial_q")
+        fa2, fw2 = Signal.like(q["fa"], name="fa_q2"), Signal.like(q["fw"], name="fw_q2")
+        en2, load2 = Signal(name="en_q2"), Signal(name="load_q2")
+        m.d.sync += [part.eq(tree.o), fa2.eq(q["fa"]), fw2.eq(q["fw"]), en2.eq(q["en"]), load2.eq(q["load"])]
+        max_shift = self.a_fmt.max_flag + self.w_fmt.max_flag
+        m.submodules.shifter = sh = _GroupShifters(self.sub, tree.out_width, _flag_bits(self.a_fmt.max_flag),
+                                                   _flag_bits(self.w_fmt.max_flag), max_shift)
+        m.d.comb += [sh.i.eq(part), sh.fa.eq(fa2), sh.fw.eq(fw2)]
+        self._stage3(m, sh.o, en2, load2)
+        return m
+
+
+class IntDotProductUnit(_Dot):
+    """INT ``a_bits x b_bits`` dot-product unit (baseline), ``lanes`` products per cycle.
+
+    ``style="tree"``: a multiplier per lane and a balanced adder tree (the QRazor unit's structure);
+    ``style="merged"``: one sum-of-products expression, which Yosys maps as a single multi-operand adder.
+    Members: ``a`` : In(ArrayLayout(signed(a_bits), lanes)); ``b`` : In(ArrayLayout(signed(b_bits), lanes));
+    ``en``, ``load`` : In(1); ``acc`` : Out(signed(acc_width)).
+    """
+
+    STYLES = ("tree", "merged")
+
+    def __init__(self, *, lanes=16, a_bits=16, b_bits=8, acc_width=32, style="tree"):
+        self.lanes = check_power_of_two("lanes", lanes, 1, MAX_LANES)
+        self.a_bits = check_width("a_bits", a_bits, 2, 32)
+        self.b_bits = check_width("b_bits", b_bits, 2, 32)
+        self.acc_width = check_width("acc_width", acc_width, 2, 64)
+        if style not in self.STYLES:
+            raise ValueError(f"style must be one of {self.STYLES}, not {style!r}")
+        self.style = style
+        super().__init__({"a": In(data.ArrayLayout(signed(a_bits), self.lanes)),
+                          "b": In(data.ArrayLayout(signed(b_bits), self.lanes)),
+                          "en": In(1), "load": In(1), "acc": Out(signed(self.acc_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        q = self._stage1(m, ["a", "b"])
+        width = self.a_bits + self.b_bits + _clog2(self.lanes)
+        step = Signal(signed(width), name="sum")
+        if self.style == "tree":
+            m.submodules.multipliers = mul = _IntProducts(self.lanes, self.a_bits, self.b_bits)
+            m.submodules.tree = tree = _Trees(self.lanes, 1, self.a_bits + self.b_bits)
+            m.d.comb += [mul.a.eq(q["a"]), mul.b.eq(q["b"]), tree.i.eq(mul.p), step.eq(tree.o[0])]
+        else:
+            m.submodules.dot = dot = _MergedDot(self.lanes, self.a_bits, self.b_bits)
+            m.d.comb += [dot.a.eq(q["a"]), dot.b.eq(q["b"]), step.eq(dot.o)]
+        part = Signal.like(step, name="partial_q")
+        en2, load2 = Signal(name="en_q2"), Signal(name="load_q2")
+        m.d.sync += [part.eq(step), en2.eq(q["en"]), load2.eq(q["load"])]
+        self._stage3(m, part, en2, load2)
+        return m
+
+
+class _MergedDot(wiring.Component):
+    """``sum_i a_i * b_i`` as one expression (one multi-operand adder in Yosys)."""
+
+    def __init__(self, lanes, a_bits, b_bits):
+        self.lanes = lanes
+        super().__init__({"a": In(data.ArrayLayout(signed(a_bits), lanes)),
+                          "b": In(data.ArrayLayout(signed(b_bits), lanes)),
+                          "o": Out(signed(a_bits + b_bits + _clog2(lanes)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.o.eq(sum(self.a[i] * self.b[i] for i in range(self.lanes)))
+        return m
