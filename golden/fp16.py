@@ -16,6 +16,8 @@ import numpy as np
 
 __all__ = ["CANONICAL_NAN", "NEG_ZERO", "fma", "fp16_mac_stream", "is_nan", "to_float", "from_float"]
 
+# binary16 layout (IEEE 754): sign bit 15, exponent bits 14..10, fraction bits 9..0
+SIGN_BIT, EXP_BITS, FRAC_BITS = 15, 5, 10
 CANONICAL_NAN = 0x7E00
 NEG_ZERO = 0x8000
 _EXP_MASK, _MAN_MASK = 0x7C00, 0x03FF

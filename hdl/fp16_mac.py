@@ -16,12 +16,13 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.fp16 import CANONICAL_NAN, EXP_BITS, FRAC_BITS, SIGN_BIT
+
 from .macs import _MAC
 from .parts import SignMagMultiplier
 
 __all__ = ["FP16FMA", "FP16MAC", "CANONICAL_NAN"]
 
-CANONICAL_NAN = 0x7E00
 _PROD_W = 22 + 58          # significand product << (Ea + Eb - 2), shift 0..58
 _ADD_W = 11 + 53           # addend significand << (Ec + 23), shift 24..53
 _SUM_W = _PROD_W + 2       # signed sum of the two
@@ -29,8 +30,8 @@ _SUM_W = _PROD_W + 2       # signed sum of the two
 
 class _Unpacked:
     def __init__(self, m, x, name):
-        self.sign = x[15]
-        e, frac = x[10:15], x[:10]
+        self.sign = x[SIGN_BIT]
+        e, frac = x[FRAC_BITS:FRAC_BITS + EXP_BITS], x[:FRAC_BITS]
         self.exp = Signal(5, name=f"{name}_e")
         self.sig = Signal(11, name=f"{name}_sig")
         self.nan = Signal(name=f"{name}_nan")

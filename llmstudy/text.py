@@ -8,7 +8,7 @@ any other ``Rdata.rdb``.
 
 The novels are stored as an R lazy-load database: ``Rdata.rdx`` (gzip of an R-serialized index) and
 ``Rdata.rdb`` (one zlib-compressed R-serialized character vector per novel, one line of text per element).
-The reader below understands exactly the few R serialization types these files use and rejects anything else.
+The PyPI package ``rdata`` reads the R-serialized objects; this module only unpacks their container.
 
 Calibration and evaluation texts are disjoint novels: calibration on *Emma*, evaluation on *Pride and
 Prejudice* (see ``CALIBRATION`` / ``EVALUATION``).
@@ -57,73 +57,18 @@ def find_rdb():
         "); run scripts/setup.sh, which unpacks Debian's r-cran-janeaustenr into .cache/, or set QR_TEXT_RDB")
 
 
-class _RReader:
-    """Minimal reader of R's XDR serialization (format 2 or 3) for lists, logical, integer and character vectors."""
+def _r_object(data, what):
+    """One R-serialized object, read by the PyPI package ``rdata`` (R's lazy-load container around it, an
+    index plus zlib chunks with a length header, is not something rdata reads, so that part stays here)."""
+    import warnings
 
-    NIL, REF, SYM, LIST, CHAR, LGL, INT, STR, VEC = 254, 255, 1, 2, 9, 10, 13, 16, 19
-
-    def __init__(self, data, what):
-        self.d, self.i, self.what, self.refs = data, 0, what, []
-        if data[:2] != b"X\n":
-            raise CorpusError(f"{what}: not an R XDR serialization (starts with {data[:2]!r})")
-        self.i = 2
-        version = self.int()
-        self.int()
-        self.int()
-        if version == 3:
-            n = self.int()
-            self.bytes(n)             # native encoding name
-        elif version != 2:
-            raise CorpusError(f"{what}: R serialization version {version}, expected 2 or 3")
-
-    def int(self):
-        if self.i + 4 > len(self.d):
-            raise CorpusError(f"{self.what}: truncated at byte {self.i} of {len(self.d)}")
-        (v,) = struct.unpack_from(">i", self.d, self.i)
-        self.i += 4
-        return v
-
-    def bytes(self, n):
-        if self.i + n > len(self.d):
-            raise CorpusError(f"{self.what}: truncated at byte {self.i} of {len(self.d)}")
-        b = self.d[self.i:self.i + n]
-        self.i += n
-        return b
-
-    def item(self):
-        flags = self.int()
-        kind, has_attr, has_tag = flags & 0xFF, flags & 0x200, flags & 0x400
-        if kind == self.NIL:
-            return None
-        if kind == self.CHAR:
-            n = self.int()
-            return None if n == -1 else self.bytes(n).decode("utf-8")
-        if kind == self.SYM:
-            self.refs.append(self.item())
-            return self.refs[-1]
-        if kind == self.REF:
-            idx = (flags >> 8) or self.int()
-            if not 1 <= idx <= len(self.refs):
-                raise CorpusError(f"{self.what}: reference {idx} to an unknown symbol at byte {self.i}")
-            return self.refs[idx - 1]
-        if kind == self.LIST:
-            attr = self.item() if has_attr else None
-            tag = self.item() if has_tag else None
-            del attr
-            return {tag: self.item(), **(self.item() or {})}
-        if kind in (self.LGL, self.INT, self.STR, self.VEC):
-            n = self.int()
-            if kind in (self.LGL, self.INT):
-                value = list(struct.unpack(f">{n}i", self.bytes(4 * n)))
-            else:
-                value = [self.item() for _ in range(n)]
-            if has_attr:
-                attrs = self.item()
-                names = attrs.get("names") if isinstance(attrs, dict) else None
-                if names is not None:
-                    return dict(zip(names, value))
-            return value
-        raise CorpusError(f"{self.what}: unsupported R object type {kind} at byte {self.i - 4}")
+    import rdata
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)     # "Unknown file type: assumed RDS": it is one
+            return rdata.conversion.convert(rdata.parser.parse_data(data))
+    except Exception as e:                                    # rdata raises several of its own types
+        raise CorpusError(f"{what}: not a readable R serialization ({type(e).__name__}: {e})") from None
 
 
 def load_novels(rdb=None):
@@ -136,12 +81,13 @@ def load_novels(rdb=None):
         raise CorpusError(f"{rdx} is missing; it belongs beside {rdb}") from None
     except (OSError, EOFError, zlib.error) as e:
         raise CorpusError(f"{rdx}: not a readable gzip file ({e})") from None
-    index = _RReader(index_raw, str(rdx)).item()
+    index = _r_object(index_raw, str(rdx))
     if not isinstance(index, dict) or not isinstance(index.get("variables"), dict):
         raise CorpusError(f"{rdx}: no 'variables' table in the index")
+    variables = {str(k): [int(x) for x in v] if hasattr(v, "__len__") else v for k, v in index["variables"].items()}
     blob = rdb.read_bytes()
     out = {}
-    for name, pos in index["variables"].items():
+    for name, pos in variables.items():
         if not (isinstance(pos, list) and len(pos) == 2):
             raise CorpusError(f"{rdx}: entry {name!r} is {pos!r}, expected [offset, length]")
         off, length = pos
@@ -156,10 +102,10 @@ def load_novels(rdb=None):
             raise CorpusError(f"{rdb}: entry {name!r} does not decompress ({e})") from None
         if len(raw) != size:
             raise CorpusError(f"{rdb}: entry {name!r} is {len(raw)} bytes, its header says {size}")
-        lines = _RReader(raw, f"{rdb}:{name}").item()
-        if not (isinstance(lines, list) and all(s is None or isinstance(s, str) for s in lines)):
+        lines = _r_object(raw, f"{rdb}:{name}")
+        if getattr(lines, "dtype", None) is None or lines.dtype.kind not in "UO" or lines.ndim != 1:
             raise CorpusError(f"{rdb}: entry {name!r} is not a character vector")
-        out[name] = "\n".join(s or "" for s in lines)
+        out[name] = "\n".join(str(s) if isinstance(s, str) else "" for s in lines.tolist())
     missing = [n for n in NOVELS if n not in out]
     if missing:
         raise CorpusError(f"{rdb}: novels {missing} missing; found {sorted(out)}")

@@ -7,9 +7,10 @@ representation it consumes (razored words and flags, base integers, binary16, gr
 
 import numpy as np
 
-__all__ = ["CYCLES", "toggles", "activity"]
+__all__ = ["CYCLES", "SEED", "toggles", "activity"]
 
 CYCLES = 20000
+SEED = 0                        # the gate-level simulation uses the same stream (its first cycles)
 
 
 def toggles(port, values):
@@ -24,7 +25,7 @@ def toggles(port, values):
     return {f"{port.name}[{i}]" if port.width > 1 else port.name: float(r) for i, r in enumerate(rate)}
 
 
-def activity(unit, source, cycles=CYCLES, seed=0):
+def activity(unit, source, cycles=CYCLES, seed=SEED):
     """``{port_bit: toggles per cycle}`` for every input bit of ``unit`` on ``source``'s data."""
     drive = unit.stimulus(source, cycles, seed)
     act = {}

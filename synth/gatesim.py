@@ -20,6 +20,7 @@ import numpy as np
 from hdl.unit import words
 
 from . import libpower
+from .activity import SEED
 from .flow import ToolError, run_tool
 
 CELL_MODELS = "osu018_stdcells.v"
@@ -126,7 +127,7 @@ def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns
         raise ToolError(f"cell models {models} not found beside the liberty file (qflow-tech-osu018 ships them)")
     gl = work / ("gatesim_timed" if timed else "gatesim")
     gl.mkdir(exist_ok=True)
-    drive = {k: np.asarray(v)[:cycles] for k, v in unit.stimulus(source, cycles, seed=1).items()}
+    drive = {k: np.asarray(v)[:cycles] for k, v in unit.stimulus(source, cycles, seed=SEED).items()}
     cycles = len(drive[unit.inputs[0].name])
     (gl / "stim.hex").write_text(_stim_hex(unit, drive, cycles))
     (gl / "tb.v").write_text(_testbench(unit, cycles, period_ns / 2))
