@@ -7,7 +7,7 @@ get counts only: they have no clock, and the wide encoders have more I/O than th
 and no message on some units here).
 """
 
-import re
+import json
 import shutil
 from pathlib import Path
 
@@ -30,15 +30,16 @@ def ice40(unit, workdir, place=True, seed=1, component=None):
     work.mkdir(parents=True, exist_ok=True)
     (work / f"{name}.v").write_text(to_verilog(unit, component))
     (work / "ice40.ys").write_text(f"read_verilog {name}.v\nsynth_ice40 -top {name} -json {name}_ice40.json\n"
-                                   f"tee -o ice40_stat.txt stat\n")
+                                   f"tee -q -o ice40_stat.json stat -json\n")
     run_tool([REFERENCE_YOSYS, "-q", "-s", "ice40.ys"], work / "ice40_yosys.log", work)
-    stat = (work / "ice40_stat.txt").read_text()
-    cells = {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+(SB_\w+)\s*$", stat, re.M)}
-    cells.update({c: int(n) for c, n in re.findall(r"^\s+(SB_\w+)\s+(\d+)\s*$", stat, re.M)})
-    if not cells:
-        raise ToolError(f"no iCE40 cells in the Yosys statistics for {name}; see {work / 'ice40_yosys.log'}")
+    try:
+        stat = json.loads((work / "ice40_stat.json").read_text())
+        mod = stat.get("design") or next(iter(stat["modules"].values()))
+        cells = {c: int(n) for c, n in mod["num_cells_by_type"].items()}
+    except (OSError, ValueError, KeyError, StopIteration) as e:
+        raise ToolError(f"no iCE40 cell statistics for {name} ({e}); see {work / 'ice40_yosys.log'}") from None
     res = {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
-           "ff": sum(n for c, n in cells.items() if c.startswith("SB_DFF")), "cells": cells}
+           "ff": sum(n for c, n in cells.items() if c[:6] == "SB_DFF"), "cells": cells}
     io = sum(p.width for p in unit.ports) + 2                  # + clk, rst
     res["io"] = io
     if place and unit.latency > 0 and io > USER_IO:
@@ -47,16 +48,16 @@ def ice40(unit, workdir, place=True, seed=1, component=None):
         log = work / "nextpnr.log"
         try:
             run_tool([NEXTPNR, *DEVICE, "--json", f"{name}_ice40.json", "--pcf-allow-unconstrained",
-                      "--seed", str(seed),
-                  "--freq", "12", "--timing-allow-fail"], log, work)
-        except ToolError as e:
+                      "--seed", str(seed), "--freq", "12", "--timing-allow-fail", "--report", "nextpnr.json"],
+                     log, work)
+            rep = json.loads((work / "nextpnr.json").read_text())
+        except (ToolError, OSError, ValueError) as e:
             res["fmax_mhz"] = None
             res["pnr_error"] = str(e)
             return res
-        text = log.read_text()
-        fmax = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", text)
-        res["fmax_mhz"] = float(fmax[-1]) if fmax else None
-        util = re.search(r"ICESTORM_LC:\s+(\d+)/\s*(\d+)", text)
-        if util:
-            res["logic_cells"] = int(util.group(1))
+        clocks = [c["achieved"] for c in rep.get("fmax", {}).values()]
+        res["fmax_mhz"] = min(clocks) if clocks else None
+        lc = rep.get("utilization", {}).get("ICESTORM_LC")
+        if lc:
+            res["logic_cells"] = int(lc["used"])
     return res
