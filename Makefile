@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: all setup test test-golden test-sim bench verilog synth lint clean traces traces-full analysis accuracy
+.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy
 
 all: synth
 
@@ -43,6 +43,10 @@ accuracy: $(STAMP)
 ## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
 synth: $(STAMP) traces
 	$(PY) -m synth $(if $(LIBERTY),--liberty $(LIBERTY))
+
+## README tables from build/synth/report.json (the blocks marked <!-- generated: synth TABLE -->)
+readme: $(STAMP)
+	$(PY) -m synth.readme README.md build/synth/report.json
 
 ## Verilog of every registered unit -> build/verilog/ (python -m hdl.export --list names them)
 verilog: $(STAMP)
