@@ -284,6 +284,7 @@ register(encoder("sdr_encoder_w8k4_g16", W4, "weight", "W8 -> 4 bits, g=16", "SD
 # ---------------------------------------------------------------- dot-product units (the engine)
 
 TREE, MERGED = "adder tree", "multiply-add, merged"
+SHARED_COLUMNS = (1, 4, 16, 64)          # dot-product columns sharing one activation encoder, in the report
 DOT_PARTS = {"multipliers": MUL, "tree": TREE, "shifter": SHIFT, "dot": MERGED}
 DOT_LANES = (4, 8, 16, 32)
 
@@ -303,7 +304,7 @@ def _dot_lanes(st, lanes):
     return n, st["load"].reshape(n, lanes)[:, 0].astype(np.int64)
 
 
-def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table):
+def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None):
     """QRazor ``DotProductUnit``: ``lanes`` razored products per cycle, ``S = max(1, lanes/g)`` shifts per cycle."""
     from .dot import DotProductUnit
     sub = max(1, lanes // g)
@@ -357,7 +358,7 @@ def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table):
                                            w_base=fw.base_bits, w_kept=fw.kept_bits),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
                 parts=DOT_PARTS, per=lanes, bench_lanes=max(1, 64 // lanes), cycles_scale=0.25,
-                flows=frozenset({"gate_level"}))
+                flows=frozenset({"gate_level"}), encoder=encoder)
 
 
 def dot_int_unit(name, lanes, a_bits, b_bits, label, doc, table, style="tree", pair=("activation", "weight")):
@@ -401,17 +402,18 @@ for _L in DOT_LANES:
     _t = dot_table(_L, merged=_L == 16)
     register(dot_dfree_unit(f"dot{_L}_w4a4", _L, 16, A4, W4, "QRazor W4A4, g=16",
                             f"QRazor W4A4 dot-product unit, {_L} lanes, group 16: 3x3 products, one shift per group",
-                            _t))
+                            _t, encoder="sdr_encoder_a16k4_g16"))
     register(dot_dfree_unit(f"dot{_L}_w4a8", _L, 16, A8, W4, "QRazor W4A8, g=16",
                             f"QRazor W4A8 dot-product unit, {_L} lanes, group 16: 7x3 products, one shift per group",
-                            _t))
+                            _t, encoder="sdr_encoder_a16k8_g16"))
     register(dot_int_unit(f"dot{_L}_int16x8", _L, 16, 8, "INT 16x8, tree", f"INT 16x8 dot-product unit, {_L} lanes",
                           _t))
     register(dot_int_unit(f"dot{_L}_int8x8", _L, 8, 8, "INT 8x8, tree", f"INT 8x8 dot-product unit, {_L} lanes", _t))
     if _L == 16:
         for _g in (8, 32, 128):
             register(dot_dfree_unit(f"dot16_w4a4_g{_g}", 16, _g, A4, W4, f"QRazor W4A4, g={_g}",
-                                    f"QRazor W4A4 dot-product unit, 16 lanes, group {_g}", _t))
+                                    f"QRazor W4A4 dot-product unit, 16 lanes, group {_g}", _t,
+                                    encoder=f"sdr_encoder_a16k4_g{_g}"))
         register(dot_int_unit("dot16_int16x8_merged", 16, 16, 8, "INT 16x8, merged",
                               "INT 16x8 dot-product unit, 16 lanes, one sum of products", _t, style="merged"))
         register(dot_int_unit("dot16_int8x8_merged", 16, 8, 8, "INT 8x8, merged",

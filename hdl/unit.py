@@ -84,7 +84,9 @@ class Unit:
     ``parts``: submodule (instance name) -> area group; the unit's own cells and any other submodule go to
     ``rest``. ``per``: work items per vector (an encoder's group size, a dot-product unit's lanes), by which
     the table's per-item figures divide. ``flows``: optional synthesis steps (``"gate_level"``, ``"ice40"``,
-    ``"mapping"``). ``paper``: the paper's Table 5 figures for this unit, if it has them.
+    ``"mapping"``). ``paper``: the paper's Table 5 figures for this unit, if it has them. ``encoder``: the
+    registered SDR encoder that produces this unit's activation operand (one per activation stream, shared by
+    the columns that read it; the report amortizes it).
     """
     name: str
     component: type
@@ -102,6 +104,7 @@ class Unit:
     cycles_scale: float = 1.0
     flows: frozenset = frozenset({"gate_level", "ice40", "mapping"})
     paper: Mapping = None
+    encoder: str = None
 
     def build(self):
         return self.component(**self.params)

@@ -7,20 +7,20 @@ import re
 import sys
 from pathlib import Path
 
-from .report import _paper_table, _ratio_table, _unit_table, tables
+from .report import _paper_table, _ratio_table, _shared_table, _unit_table, tables
 
 BLOCK = re.compile(r"(<!-- generated: synth (\w+) -->\n)(.*?)(<!-- end generated -->)", re.S)
 
 
-def block(table, rows, meta):
+def block(table, rows, meta, results):
     lines = [f"*{table.title}: `make synth`, {meta['liberty'].rsplit('/', 1)[-1]}, {meta['clock_ns']:g} ns clock.*",
              ""] + _unit_table(table, rows) + [""]
     rt = _ratio_table(table, rows)
     if rt:
         lines += rt + [""]
-    pt = _paper_table(rows)
-    if pt:
-        lines += pt + [""]
+    for extra in (_shared_table(table, rows, results), _paper_table(rows)):
+        if extra:
+            lines += extra + [""]
     return "\n".join(lines)
 
 
@@ -35,7 +35,7 @@ def rewrite(readme, report):
         if key not in by_key:
             missing.append(key)
             return m.group(0)
-        return m.group(1) + block(*by_key[key], data["meta"]) + m.group(4)
+        return m.group(1) + block(*by_key[key], data["meta"], data["units"]) + m.group(4)
     out = BLOCK.sub(sub, text)
     return out, missing
 

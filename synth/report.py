@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from hdl.catalog import SHARED_COLUMNS
 from hdl.unit import UnitError, get
 
 __all__ = ["write_report", "tables", "ratio_rows"]
@@ -58,15 +59,30 @@ def _unit_table(table, rows):
     return lines
 
 
+def _baseline_results(table, by):
+    """The baseline results of a table; an entry that is a tuple of alternatives gives its smallest-area one."""
+    out = []
+    for entry in table.baselines:
+        alts = [by[n] for n in ((entry,) if isinstance(entry, str) else entry) if n in by]
+        if alts:
+            out.append(min(alts, key=lambda r: r["area_um2"]))
+    return out
+
+
+def _baseline_names(table):
+    return {n for e in table.baselines for n in ((e,) if isinstance(e, str) else e)}
+
+
 def ratio_rows(table, rows):
     """``[(unit label, baseline label, area ratio, OpenSTA power ratio, timed gate-level power ratio,
-    paper area ratio, paper power ratio)]`` for every unit of the table against each of its baselines."""
+    paper area ratio, paper power ratio)]`` for every unit of the table against each of its baselines (the
+    smaller of alternative baselines, e.g. tree and merged INT dot products)."""
     by = {r["name"]: r for r in rows}
     out = []
-    for b in (by[n] for n in table.baselines if n in by):
+    for b in _baseline_results(table, by):
         bu = _unit(b)
         for r in rows:
-            if r["name"] in table.baselines:
+            if r["name"] in _baseline_names(table):
                 continue
             ru = _unit(r)
             gl = (_gl(r, "gate_level_timed") / _gl(b, "gate_level_timed")
@@ -88,6 +104,41 @@ def _ratio_table(table, rows):
     for lab, blab, a, p, g, pa, pp in rr:
         lines.append(f"| {lab} | {blab} | {a:.3f}x | {p:.3f}x | {_f(g, 3) + 'x' if g else '-'} | "
                      f"{_f(pa, 3) + 'x' if pa else '-'} | {_f(pp, 3) + 'x' if pp else '-'} |")
+    return lines
+
+
+def _baseline_areas(table, by):
+    """(label, per-item area) of each baseline (the smaller of alternatives)."""
+    return [(b["label"], b["area_um2"] / (b.get("per") or 1)) for b in _baseline_results(table, by)]
+
+
+def shared_encoder_rows(table, rows, results, columns=SHARED_COLUMNS):
+    """``[(unit label, encoder label, encoder area, [per-item area with the encoder shared over N columns])]``
+    for the units whose descriptor names the encoder of their activation operand (found in ``results``)."""
+    enc = {r["name"]: r for r in results}
+    out = []
+    for r in rows:
+        u = _unit(r)
+        if u is None or not u.encoder or u.encoder not in enc:
+            continue
+        e, n = enc[u.encoder], r.get("per") or 1
+        out.append((r["label"], e["label"], e["area_um2"], [(r["area_um2"] + e["area_um2"] / c) / n for c in columns]))
+    return out
+
+
+def _shared_table(table, rows, results):
+    sr = shared_encoder_rows(table, rows, results)
+    if not sr:
+        return []
+    by = {r["name"]: r for r in rows}
+    bases = _baseline_areas(table, by)
+    head = ["unit", "encoder", "encoder area (um^2)"] + [f"per {table.per}, N = {c} (um^2)" for c in SHARED_COLUMNS]
+    head += [f"N = {c}: vs {lab}" for lab, _ in bases for c in (1, 16)]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for lab, elab, earea, per in sr:
+        cells = [lab, elab, _f(earea)] + [_f(x, 1) for x in per]
+        cells += [f"{per[SHARED_COLUMNS.index(c)] / b:.3f}x" for _, b in bases for c in (1, 16)]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -168,10 +219,14 @@ def write_report(results, meta, out):
             lines += [table.note, ""]
         rt = _ratio_table(table, rows)
         if rt:
-            lines += [f"### Ratios against {', '.join(get(b).label for b in table.baselines)}", ""] + rt + [""]
+            lines += ["### Ratios against the baselines (the smaller of alternative baselines)", ""] + rt + [""]
         pt = _paper_table(rows)
         if pt:
             lines += ["### Area groups and power next to the paper's Table 5 (Synopsys DC, LP 65 nm)", ""] + pt + [""]
+        st = _shared_table(table, rows, results)
+        if st:
+            lines += [f"### With the activation encoder shared by N columns (one encoder per activation stream, "
+                      f"its area divided by N, then by the unit's {table.per}s)", ""] + st + [""]
         gt = _gate_level_table(rows)
         if gt:
             lines += ["### Gate-level simulation on real traces", ""] + gt + [""]
@@ -188,7 +243,46 @@ def write_report(results, meta, out):
     tmp.replace(Path(out, "report.md"))
     for table, rows in tables(results):
         _chart(table, rows, Path(out, f"area_{table.key}.png"))
+    _per_item_plot(results, Path(out, "area_per_lane.png"))
     return md
+
+
+def per_item_series(results, per="lane"):
+    """``{label: [(lanes, per-lane area, per-lane timed gate-level power or None)]}`` over the tables whose
+    figures are per ``per`` (the dot-product tables), one series per unit label."""
+    series = {}
+    for table, rows in tables(results):
+        if table.per != per:
+            continue
+        for r in rows:
+            n = r.get("per") or 1
+            series.setdefault(r["label"], []).append(
+                (n, r["area_um2"] / n, _gl(r, "gate_level_timed") / n if _gl(r, "gate_level_timed") else None))
+    return {k: sorted(v) for k, v in series.items()}
+
+
+def _per_item_plot(results, path):
+    series = {k: v for k, v in per_item_series(results).items() if len(v) > 1}
+    if not series:
+        return
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, pts in series.items():
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("lanes L")
+    ax.set_ylabel("area per lane (um^2, OSU 0.18 um)")
+    ax.set_title("Dot-product units: area per lane against L")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
 
 
 def _chart(table, rows, path):
