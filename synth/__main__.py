@@ -21,6 +21,7 @@ from .flow import DEFAULT_ABC, DEFAULT_LIBERTY, REFERENCE_YOSYS, ToolError, brea
 from .report import write_report
 
 GATE_CYCLES = 2000
+GATE_PRODUCTS = 8000         # products per gate-level run of a wide unit (dot-product lanes x cycles)
 
 
 def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True):
@@ -48,7 +49,7 @@ def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True):
     if "gate_level" in unit.flows and unit.clocked:
         for key, timed in (("gate_level", False), ("gate_level_timed", True)):
             period = max(clock_ns, 5 * round(res["critical_path_ns"] * 1.5 / 5 + 0.5)) if timed else clock_ns
-            gl = gatesim.simulate(unit, work, liberty, ts, cycles=GATE_CYCLES, timed=timed, period_ns=period)
+            gl = gatesim.simulate(unit, work, liberty, ts, cycles=gate_cycles(unit), timed=timed, period_ns=period)
             rates = {pin: n / gl["cycles"] for pin, n in gl["toggles"].items()}
             res[key] = dict(libpower.power(work / f"{unit.name}_netlist.v", liberty, clock_ns, rates,
                                            input_port_rates=act),
@@ -58,6 +59,11 @@ def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True):
     if with_fpga and "ice40" in unit.flows:
         res["ice40"] = fpga.ice40(unit, work, component=component)
     return res
+
+
+def gate_cycles(unit):
+    """Gate-level cycles: GATE_CYCLES for single MACs, about GATE_PRODUCTS products for wide units."""
+    return min(GATE_CYCLES, max(100, GATE_PRODUCTS // max(1, unit.per)))
 
 
 def _clock(text):
