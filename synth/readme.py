@@ -1,6 +1,7 @@
 """Rewrite the generated blocks of README.md from build/synth/report.json: ``python -m synth.readme``
 (``make readme``). A block is the text between ``<!-- generated: synth TABLE -->`` and ``<!-- end generated -->``;
-``TABLE`` is a report table key (``mac``, ``dot16``, ``encoder``, ...). Nothing in those blocks is typed by hand."""
+``TABLE`` is a report table key (``mac``, ``dot16``, ``encoder``, ...). Nothing in those blocks is typed by hand.
+Also copies the per-lane area plot to docs/ for the README."""
 
 import json
 import re
@@ -53,6 +54,10 @@ def main(argv=None):
     tmp = readme.with_suffix(".md.tmp")
     tmp.write_text(out)
     tmp.replace(readme)
+    plot = report.parent / "area_per_lane.png"
+    if plot.exists():                                   # the README shows it from docs/
+        dest = readme.parent / "docs" / plot.name
+        dest.write_bytes(plot.read_bytes())
     print(f"readme: rewrote the generated blocks of {readme} from {report}")
 
 
