@@ -55,7 +55,7 @@ def _library(path):
     try:
         return parse_liberty(Path(path).read_text())
     except Exception as e:                       # the parser raises its own (lark) exception types
-        raise ValueError(f"{path}: not a readable liberty file ({type(e).__name__}: {e})") from None
+        raise ValueError(f"{path}: not a readable liberty file ({e!r})") from None
 
 
 @lru_cache(maxsize=4)
