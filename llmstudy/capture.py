@@ -61,14 +61,25 @@ def main(argv=None):
     ap.add_argument("--if-missing", action="store_true", help="do nothing when the output file already loads")
     args = ap.parse_args(argv)
     out = args.out or (settings.full_trace() if args.full else settings.default_trace())
-    if args.if_missing and out.is_file():
-        try:
-            traces.load(out)
-            return 0
-        except traces.TraceError as e:
-            print(f"capture: {e}; capturing again", file=sys.stderr)
     layers = args.layers if args.layers is not None else (None if args.full else DEFAULT_LAYERS)
     tokens = args.tokens or (1024 if args.full else 256)
+    if args.if_missing and out.is_file():
+        try:
+            old = traces.load(out)
+            want = {"tokens": tokens, "seed": args.seed}
+            if layers is not None:
+                want["layers"] = list(layers)
+            if args.model is not None:
+                want["model"] = args.model.name
+            differ = {k: (old.meta.get(k), v) for k, v in want.items() if old.meta.get(k) != v}
+            if layers is None and old.meta.get("layers") != list(range(old.meta.get("n_layers", -1))):
+                differ["layers"] = (old.meta.get("layers"), "all")
+            if not differ:
+                return 0
+            why = ", ".join(f"{k} {a!r}, asked {b!r}" for k, (a, b) in differ.items())
+            print(f"capture: {out} holds another capture ({why}); capturing again", file=sys.stderr)
+        except traces.TraceError as e:
+            print(f"capture: {e}; capturing again", file=sys.stderr)
     ts = capture(out, layers, tokens, args.model, seed=args.seed)
     n = sum(t.data.size for t in ts.tensors.values())
     print(f"capture: {len(ts.tensors)} tensors, {n:,} values from layers {ts.meta['layers'][0]}.."

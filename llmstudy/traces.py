@@ -162,7 +162,15 @@ def save(path, trace):
     for name, t in sorted(trace.tensors.items()):
         bits, gran = KINDS[t.kind]
         dtype = np.int8 if bits == 8 else np.int16
-        data = np.ascontiguousarray(t.data, dtype=dtype)
+        src = np.asarray(t.data)
+        lim = (1 << (bits - 1)) - 1
+        if src.dtype.kind not in "iu":
+            raise TraceError(f"tensor {name!r} has dtype {src.dtype}; a trace holds {bits}-bit base integers")
+        if src.size and (int(src.min()) < -lim or int(src.max()) > lim):
+            raise TraceError(f"tensor {name!r} holds {int(src.min())}..{int(src.max())}, outside the {bits}-bit "
+                             f"absmax range +-{lim}")
+        _check_layout(name, t.kind, src.shape, np.shape(t.scale), "")
+        data = np.ascontiguousarray(src, dtype=dtype)
         arrays[name] = data
         arrays[name + ".scale"] = np.asarray(t.scale, np.float64)
         entries[name] = dict(layer=t.layer, module=t.module, kind=t.kind, base_bits=bits, granularity=gran,
@@ -228,6 +236,10 @@ def load(path=None, expect=None):
         for what, got, want in checks:
             if got != want:
                 raise TraceError(f"{path}: tensor {name!r} has {what} {got!r}, the metadata says {want!r}")
+        if data.dtype != (np.int8 if bits == 8 else np.int16):
+            raise TraceError(f"{path}: tensor {name!r} has dtype {data.dtype}, expected "
+                             f"{'int8' if bits == 8 else 'int16'} ({bits}-bit base integers)")
+        _check_layout(name, kind, data.shape, scale.shape, f"{path}: ")
         if hashlib.sha256(data.tobytes()).hexdigest() != e.get("sha256"):
             raise TraceError(f"{path}: tensor {name!r} does not match its SHA-256 (corrupt data)")
         lim = (1 << (bits - 1)) - 1
@@ -236,4 +248,32 @@ def load(path=None, expect=None):
         if not (np.isfinite(scale).all() and (scale > 0).all()):
             raise TraceError(f"{path}: tensor {name!r} has a non-finite or non-positive scale")
         out.tensors[name] = TraceTensor(name, layer, module, kind, data, scale, gran)
+    _check_pairs(out, f"{path}: ")
     return out
+
+
+def _check_layout(name, kind, shape, scale_shape, where):
+    """Shape and scale shape of one tensor against its kind (see docs/trace-format.md)."""
+    ndim = {"weight": 2, "input": 2}.get(kind, 3)
+    if len(shape) != ndim or 0 in shape:
+        raise TraceError(f"{where}tensor {name!r} ({kind}) has shape {tuple(shape)}, expected {ndim} non-empty axes")
+    want = {"weight": (shape[0],), "input": ()}.get(kind, (shape[0],))
+    if tuple(scale_shape) != want:
+        raise TraceError(f"{where}tensor {name!r} ({kind}) has a scale of shape {tuple(scale_shape)}, expected "
+                         f"{want} ({_GRANULARITY[kind]})")
+
+
+def _check_pairs(ts, where):
+    """Tensors that meet in a dot product agree: a linear input and its weights in the reduction length, a
+    layer's query and key in head_dim and tokens, and the query heads are a multiple of the key heads."""
+    for w in ts.select(kind="weight"):
+        site = f"layer{w.layer:02d}.{SITE.get(w.module, '?')}.input"
+        if site in ts.tensors and ts.tensors[site].data.shape[1] != w.data.shape[1]:
+            raise TraceError(f"{where}{site} has {ts.tensors[site].data.shape[1]} features but {w.name} reduces "
+                             f"over {w.data.shape[1]}: they would not form dot products")
+    for li in ts.layers:
+        q, k = ts.tensors.get(f"layer{li:02d}.query"), ts.tensors.get(f"layer{li:02d}.key")
+        if q is not None and k is not None:
+            if q.data.shape[1:] != k.data.shape[1:] or q.data.shape[0] % k.data.shape[0]:
+                raise TraceError(f"{where}layer {li}: query {q.data.shape} and key {k.data.shape} do not pair "
+                                 "(tokens and head_dim must agree, query heads a multiple of key heads)")

@@ -167,3 +167,30 @@ def test_cli_argument_errors(capsys):
     assert "need at least 1 window" in capsys.readouterr().err
     with pytest.raises(traces.TraceError, match="does not exist"):
         analysis.main(["--trace", "no/such/file.npz"])
+
+
+def _tiny_set():
+    ts = traces.TraceSet({"model": "m"})
+    ts.tensors["layer00.q_proj.weight"] = traces.make_tensor("layer00.q_proj.weight", np.ones((4, 8), np.int8),
+                                                             np.ones(4), "per output channel")
+    ts.tensors["layer00.attn_in.input"] = traces.make_tensor("layer00.attn_in.input", np.ones((3, 8), np.int16),
+                                                             np.float64(0.5), "per tensor")
+    return ts
+
+
+@pytest.mark.parametrize("break_it, msg", [
+    (lambda ts: setattr(ts.tensors["layer00.attn_in.input"], "data", np.ones((3, 8)) * 0.5),
+     "has dtype float64; a trace holds 16-bit base integers"),
+    (lambda ts: setattr(ts.tensors["layer00.attn_in.input"], "data", np.full((3, 8), 40000)),
+     r"holds 40000..40000, outside the 16-bit absmax range \+-32767"),
+    (lambda ts: setattr(ts.tensors["layer00.q_proj.weight"], "scale", np.ones(3)),
+     r"has a scale of shape \(3,\), expected \(4,\) \(per output channel\)"),
+    (lambda ts: setattr(ts.tensors["layer00.attn_in.input"], "data", np.ones((3, 6), np.int16)),
+     "has 6 features but layer00.q_proj.weight reduces over 8"),
+])
+def test_save_and_load_reject_what_the_format_forbids(tmp_path, break_it, msg):
+    ts = _tiny_set()
+    traces.load(traces.save(tmp_path / "ok.npz", ts))
+    break_it(ts)
+    with pytest.raises(traces.TraceError, match=msg):
+        traces.load(traces.save(tmp_path / "bad.npz", ts))
