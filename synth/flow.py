@@ -101,7 +101,7 @@ write_verilog -noattr -noexpr {name}_netlist.v
     if not (work / "stat.json").exists() or not (work / f"{name}_netlist.v").exists():
         raise ToolError(f"{yosys} wrote no statistics or netlist for {name} (twice); see {work / 'yosys.log'}")
     try:
-        stat = json.loads((work / "stat.json").read_text())["modules"]
+        stat = read_stat_json(work / "stat.json")["modules"]
     except (ValueError, KeyError) as e:
         raise ToolError(f"unreadable Yosys statistics {work / 'stat.json'}: {e}") from None
     cell_area = libpower.cell_areas(str(liberty))
@@ -118,6 +118,13 @@ write_verilog -noattr -noexpr {name}_netlist.v
     if not modules:
         raise ToolError(f"yosys produced no modules for {name}; see {work / 'yosys.log'}")
     return {"modules": modules, "total": sum(modules.values()), "cells": cells}
+
+
+def read_stat_json(path):
+    """Yosys ``stat -json`` output. Yosys 0.23 (Debian) prints its hierarchy tree (unquoted ``name  count``
+    lines) into the JSON of a design with nested submodules; those lines are dropped before parsing."""
+    lines = Path(path).read_text().splitlines()
+    return json.loads("\n".join(ln for ln in lines if not re.fullmatch(r"\s+[^\s\"{}\[\],:]+\s+\d+\s*", ln)))
 
 
 def breakdown(unit, modules):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hdl.export import to_verilog
 
-from .flow import REFERENCE_YOSYS, ToolError, run_tool
+from .flow import REFERENCE_YOSYS, ToolError, read_stat_json, run_tool
 
 NEXTPNR = "nextpnr-ice40"
 DEVICE = ("--hx8k", "--package", "ct256")
@@ -33,7 +33,7 @@ def ice40(unit, workdir, place=True, seed=1, component=None):
                                    f"tee -q -o ice40_stat.json stat -json\n")
     run_tool([REFERENCE_YOSYS, "-q", "-s", "ice40.ys"], work / "ice40_yosys.log", work)
     try:
-        stat = json.loads((work / "ice40_stat.json").read_text())
+        stat = read_stat_json(work / "ice40_stat.json")
         mod = stat.get("design") or next(iter(stat["modules"].values()))
         cells = {c: int(n) for c, n in mod["num_cells_by_type"].items()}
     except (OSError, ValueError, KeyError, StopIteration) as e:

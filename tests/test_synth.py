@@ -98,3 +98,13 @@ def test_ice40_counts_and_fmax(tmp_path):
     # input registers (4+4+4+3+2) and the 32-bit accumulator at least
     assert res["lut4"] > 50 and res["ff"] >= 4 + 4 + 4 + 3 + 2 + 32 and res["carry"] > 0
     assert 20 < res["fmax_mhz"] < 500
+
+
+def test_stat_json_of_yosys_023_with_its_stray_hierarchy_lines(tmp_path):
+    """Debian's Yosys 0.23 prints the hierarchy tree into ``stat -json`` for nested designs (seen on the FP16
+    MAC); the reader drops those lines and keeps every module."""
+    text = ('{\n   "modules": {\n      "\\\\top": {\n         "num_cells_by_type": {\n            "INVX1": 2\n'
+            '         }\n      }\n   },\n       top.accumulator.fma      1\n         top.accumulator.fma.multiplier'
+            '      1\n   "design": {\n      "num_cells": 2\n   }\n}\n')
+    (tmp_path / "stat.json").write_text(text)
+    assert flow.read_stat_json(tmp_path / "stat.json")["modules"]["\\top"]["num_cells_by_type"] == {"INVX1": 2}
