@@ -342,7 +342,7 @@ def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None):
         n = len(a)
         exhaustive = {"a": signmag(a, fa), "w": signmag(w, fw), "fa": f1, "fw": f2, "en": np.ones(n, np.int64),
                       "load": np.ones(n, np.int64)}
-        perm = rng.permutation(n)[: min(n, 4000)]               # again, accumulated over 8 cycles
+        perm = rng.permutation(n)[: min(n, 1000)]               # again, accumulated over 8 cycles
         again = {k: v[perm] for k, v in exhaustive.items()}
         again["load"] = (np.arange(len(perm)) % 8 == 0).astype(np.int64)
         m = 1200                                                # all lanes at +-max << max flags: wraps
