@@ -113,7 +113,8 @@ def _baseline_areas(table, by):
 
 
 def shared_encoder_rows(table, rows, results, columns=SHARED_COLUMNS):
-    """``[(unit label, encoder label, encoder area, [per-item area with the encoder shared over N columns])]``
+    """``[(unit label, encoder label, encoder area, [per-item area with the encoder shared over N columns])]``;
+    the encoder's share is matched to throughput: its area per element, divided by N
     for the units whose descriptor names the encoder of their activation operand (found in ``results``)."""
     enc = {r["name"]: r for r in results}
     out = []
@@ -121,8 +122,11 @@ def shared_encoder_rows(table, rows, results, columns=SHARED_COLUMNS):
         u = _unit(r)
         if u is None or not u.encoder or u.encoder not in enc:
             continue
+        # throughput-matched: an encoder razors e["per"] elements a cycle, a lane reads one, so each lane is
+        # charged the encoder's area per element, divided by the N columns that reuse every encoded element
         e, n = enc[u.encoder], r.get("per") or 1
-        out.append((r["label"], e["label"], e["area_um2"], [(r["area_um2"] + e["area_um2"] / c) / n for c in columns]))
+        per_elem = e["area_um2"] / (e.get("per") or 1)
+        out.append((r["label"], e["label"], e["area_um2"], [r["area_um2"] / n + per_elem / c for c in columns]))
     return out
 
 
@@ -225,8 +229,9 @@ def write_report(results, meta, out):
             lines += ["### Area groups and power next to the paper's Table 5 (Synopsys DC, LP 65 nm)", ""] + pt + [""]
         st = _shared_table(table, rows, results)
         if st:
-            lines += [f"### With the activation encoder shared by N columns (one encoder per activation stream, "
-                      f"its area divided by N, then by the unit's {table.per}s)", ""] + st + [""]
+            lines += [f"### With the activation encoder shared by N columns (each {table.per} charged the encoder's "
+                      f"area per element razored, divided by the N columns that reuse each razored element)", ""]
+            lines += st + [""]
         gt = _gate_level_table(rows)
         if gt:
             lines += ["### Gate-level simulation on real traces", ""] + gt + [""]
