@@ -24,7 +24,16 @@ from amaranth.lib.wiring import In, Out
 from golden.sdr import SDRFormat
 from golden.validate import check_power_of_two
 
-from .parts import Accumulator, BarrelShifter, IntMultiplier, SignMag, SignMagMultiplier, check_width
+from .parts import (
+    Accumulator,
+    BarrelShifter,
+    IntMultiplier,
+    SignMag,
+    SignMagMultiplier,
+    check_width,
+    flag_bits,
+    register_inputs,
+)
 
 __all__ = ["AdderTree", "DotProductUnit", "IntDotProductUnit", "MAX_LANES"]
 
@@ -143,21 +152,11 @@ class _GroupShifters(wiring.Component):
         return m
 
 
-def _flag_bits(max_flag):
-    return max(1, max_flag.bit_length())
-
-
 class _Dot(wiring.Component):
     latency = 3
 
     def _stage1(self, m, names):
-        regs = {}
-        for name in names + ["en", "load"]:
-            port = getattr(self, name)
-            r = Signal.like(port, name=f"{name}_q")
-            m.d.sync += r.eq(port)
-            regs[name] = r
-        return regs
+        return register_inputs(self, m, names)
 
     def _stage3(self, m, step, en, load):
         """Stage-2 registers for ``step`` (the partial sum), ``en`` and ``load``, then the accumulator."""
@@ -191,8 +190,8 @@ class DotProductUnit(_Dot):
         na, nw = self.a_fmt.mag_bits, self.w_fmt.mag_bits
         super().__init__({
             "a": In(data.ArrayLayout(SignMag(na), self.lanes)), "w": In(data.ArrayLayout(SignMag(nw), self.lanes)),
-            "fa": In(data.ArrayLayout(_flag_bits(self.a_fmt.max_flag), self.sub)),
-            "fw": In(data.ArrayLayout(_flag_bits(self.w_fmt.max_flag), self.sub)),
+            "fa": In(data.ArrayLayout(flag_bits(self.a_fmt.max_flag), self.sub)),
+            "fw": In(data.ArrayLayout(flag_bits(self.w_fmt.max_flag), self.sub)),
             "en": In(1), "load": In(1), "acc": Out(signed(self.acc_width)),
         })
 
@@ -209,8 +208,8 @@ class DotProductUnit(_Dot):
         en2, load2 = Signal(name="en_q2"), Signal(name="load_q2")
         m.d.sync += [part.eq(tree.o), fa2.eq(q["fa"]), fw2.eq(q["fw"]), en2.eq(q["en"]), load2.eq(q["load"])]
         max_shift = self.a_fmt.max_flag + self.w_fmt.max_flag
-        m.submodules.shifter = sh = _GroupShifters(self.sub, tree.out_width, _flag_bits(self.a_fmt.max_flag),
-                                                   _flag_bits(self.w_fmt.max_flag), max_shift)
+        m.submodules.shifter = sh = _GroupShifters(self.sub, tree.out_width, flag_bits(self.a_fmt.max_flag),
+                                                   flag_bits(self.w_fmt.max_flag), max_shift)
         m.d.comb += [sh.i.eq(part), sh.fa.eq(fa2), sh.fw.eq(fw2)]
         self._stage3(m, sh.o, en2, load2)
         return m

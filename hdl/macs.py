@@ -7,34 +7,32 @@ clears both stages. Accumulator semantics: ``if en: acc <= (load ? 0 : acc) + pr
 ``2**acc_width`` (docs/number-formats.md).
 """
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.sdr import SDRFormat
 
-from .parts import Accumulator, BarrelShifter, IntMultiplier, SignMag, SignMagMultiplier, check_width
+from .parts import (
+    Accumulator,
+    BarrelShifter,
+    IntMultiplier,
+    SignMag,
+    SignMagMultiplier,
+    check_width,
+    flag_bits,
+    register_inputs,
+)
 from .sdr_decoder import SDRDecoder
 
 __all__ = ["IntMAC", "DecompressionFreeMAC", "ConventionalMAC"]
-
-
-def _flag_bits(max_flag):
-    return max(1, max_flag.bit_length())
 
 
 class _MAC(wiring.Component):
     latency = 2
 
     def _register_inputs(self, m, names):
-        """Stage-1 registers for the operand ports in ``names`` plus en/load; returns the registered copies."""
-        regs = {}
-        for name in names + ["en", "load"]:
-            port = getattr(self, name)
-            r = Signal.like(port, name=f"{name}_q")
-            m.d.sync += r.eq(port)
-            regs[name] = r
-        return regs
+        return register_inputs(self, m, names)
 
 
 class IntMAC(_MAC):
@@ -76,8 +74,8 @@ class _CompressedMAC(_MAC):
         self.acc_width = check_width("acc_width", acc_width, 2, 64)
         self.a_max_flag, self.w_max_flag = self.a_fmt.max_flag, self.w_fmt.max_flag
         super().__init__({
-            "a": In(SignMag(a_kept - 1)), "fa": In(_flag_bits(self.a_max_flag)),
-            "w": In(SignMag(w_kept - 1)), "fw": In(_flag_bits(self.w_max_flag)),
+            "a": In(SignMag(a_kept - 1)), "fa": In(flag_bits(self.a_max_flag)),
+            "w": In(SignMag(w_kept - 1)), "fw": In(flag_bits(self.w_max_flag)),
             "en": In(1), "load": In(1), "acc": Out(signed(acc_width)),
         })
 

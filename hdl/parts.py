@@ -13,7 +13,26 @@ from golden.validate import check_int_param as check_width  # one parameter chec
 
 _signed = signed
 
-__all__ = ["SignMag", "check_width", "SignMagMultiplier", "IntMultiplier", "BarrelShifter", "Accumulator"]
+__all__ = ["register_inputs", "flag_bits", "SignMag", "check_width", "SignMagMultiplier", "IntMultiplier",
+           "BarrelShifter",
+           "Accumulator"]
+
+
+def register_inputs(component, m, names):
+    """Stage-1 registers (sync domain) for the input ports ``names`` of ``component`` plus ``en`` and ``load``;
+    returns ``{name: registered copy}``. Every MAC and dot-product unit registers its operands this way."""
+    regs = {}
+    for name in [*names, "en", "load"]:
+        port = getattr(component, name)
+        r = Signal.like(port, name=f"{name}_q")
+        m.d.sync += r.eq(port)
+        regs[name] = r
+    return regs
+
+
+def flag_bits(max_flag):
+    """Width of a flag port that holds ``0 .. max_flag``."""
+    return max(1, max_flag.bit_length())
 
 
 class SignMag(data.StructLayout):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.validate import check_int_param
 from hdl.export import TIMESCALE, to_verilog
 from hdl.unit import expected_lanes, split_lanes
 
@@ -76,12 +77,9 @@ def env_int(name, default, lo=1, hi=10**8):
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected an integer in [{lo}, {hi}]") from None
-    if not lo <= value <= hi:
-        raise ValueError(f"{name}={value}: expected an integer in [{lo}, {hi}]")
-    return value
+        return check_int_param(name, int(raw), lo, hi)
+    except ValueError as e:
+        raise ValueError(f"{name}={raw!r}: expected an integer in [{lo}, {hi}] ({e})") from None
 
 
 def run_bench(unit, lanes, stimulus, test_id):
