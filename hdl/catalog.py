@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 
 import golden as G
-from golden.streams import BASE_BITS, from_signmag, signmag
+from golden.streams import BASE_BITS, SyntheticSource, from_signmag, signmag
 
 from .fp16_mac import FP16MAC
 from .macs import ConventionalMAC, DecompressionFreeMAC, IntMAC
@@ -108,7 +108,6 @@ def compressed_mac(name, component, fa, fw, label, doc, g=16, paper=None):
         corner = {"a": signmag(fa.max_code * sign, fa), "fa": np.full(n, fa.max_flag),
                   "w": signmag(np.full(n, fw.max_code), fw), "fw": np.full(n, fw.max_flag),
                   "en": np.ones(n, np.int64), "load": (np.arange(n) % (n // 2) == 0).astype(np.int64)}
-        from golden.streams import SyntheticSource
         return [exhaustive, corner, _en_gaps(stimulus(SyntheticSource(), 2000, seed + 1), seed)]
 
     return Unit(name, component, dict(a_base=fa.base_bits, a_kept=fa.kept_bits, w_base=fw.base_bits,
@@ -143,7 +142,6 @@ def int_mac(name, a_bits, b_bits, pair, label, doc, paper=None, table=MAC_TABLE)
         n = 1200                                                            # most negative squared: wraps
         segs.append({"a": np.full(n, amin), "b": np.full(n, bmin), "en": np.ones(n, np.int64),
                      "load": (np.arange(n) == 0).astype(np.int64)})
-        from golden.streams import SyntheticSource
         segs.append(_en_gaps(stimulus(SyntheticSource(), 2000, seed + 1), seed))
         return segs
 
@@ -351,7 +349,6 @@ def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None):
                   "w": signmag(np.full((m, lanes), fw.max_code), fw), "fa": np.full((m, sub), fa.max_flag),
                   "fw": np.full((m, sub), fw.max_flag), "en": np.ones(m, np.int64),
                   "load": (np.arange(m) % (m // 2) == 0).astype(np.int64)}
-        from golden.streams import SyntheticSource
         return [exhaustive, again, corner, _en_gaps(stimulus(SyntheticSource(), 400, seed + 1), seed)]
 
     return Unit(name, DotProductUnit, dict(lanes=lanes, group_size=g, a_base=fa.base_bits, a_kept=fa.kept_bits,
@@ -388,7 +385,6 @@ def dot_int_unit(name, lanes, a_bits, b_bits, label, doc, table, style="tree", p
         m = 1200                                                            # most negative squared: wraps
         segs.append({"a": np.full((m, lanes), amin), "b": np.full((m, lanes), bmin), "en": np.ones(m, np.int64),
                      "load": (np.arange(m) == 0).astype(np.int64)})
-        from golden.streams import SyntheticSource
         segs.append(_en_gaps(stimulus(SyntheticSource(), 400, seed + 1), seed))
         return segs
 
