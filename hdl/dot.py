@@ -21,7 +21,6 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.sdr import SDRFormat
 from golden.validate import check_power_of_two
 
 from .parts import (
@@ -32,8 +31,10 @@ from .parts import (
     SignMagMultiplier,
     check_width,
     flag_bits,
+    operand_formats,
     register_inputs,
 )
+from .sdr_encoder import MAX_GROUP
 
 __all__ = ["AdderTree", "DotProductUnit", "IntDotProductUnit", "MAX_LANES"]
 
@@ -177,14 +178,8 @@ class DotProductUnit(_Dot):
 
     def __init__(self, *, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4, acc_width=32):
         self.lanes = check_power_of_two("lanes", lanes, 1, MAX_LANES)
-        self.group_size = check_power_of_two("group_size", group_size, 1, 128)
-        fmts = []
-        for op, base, kept in (("a", a_base, a_kept), ("w", w_base, w_kept)):
-            try:
-                fmts.append(SDRFormat(base, kept, self.group_size))
-            except (TypeError, ValueError) as e:
-                raise type(e)(f"operand {op} ({op}_base, {op}_kept): {e}") from None
-        self.a_fmt, self.w_fmt = fmts
+        self.group_size = check_power_of_two("group_size", group_size, 1, MAX_GROUP)
+        self.a_fmt, self.w_fmt = operand_formats(a_base, a_kept, w_base, w_kept, self.group_size)
         self.acc_width = check_width("acc_width", acc_width, 2, 64)
         self.sub = max(1, self.lanes // self.group_size)
         na, nw = self.a_fmt.mag_bits, self.w_fmt.mag_bits

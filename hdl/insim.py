@@ -78,7 +78,7 @@ def check(unit, drive, rst=None, show=8):
     for p in unit.outputs:
         if p.name not in exp:
             continue
-        e = words(exp[p.name], p.elem_width) if p.array else [int(x) & ((1 << p.width) - 1) for x in exp[p.name]]
+        e = p.words(exp[p.name])
         for j, (a, b) in enumerate(zip(e, got[p.name])):
             checked += 1
             if a != b:

@@ -11,8 +11,6 @@ from amaranth import Module, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.sdr import SDRFormat
-
 from .parts import (
     Accumulator,
     BarrelShifter,
@@ -21,6 +19,7 @@ from .parts import (
     SignMagMultiplier,
     check_width,
     flag_bits,
+    operand_formats,
     register_inputs,
 )
 from .sdr_decoder import SDRDecoder
@@ -63,13 +62,7 @@ class _CompressedMAC(_MAC):
     """Ports shared by the two QRazor MACs: compressed operands and their groups' flags."""
 
     def __init__(self, *, a_base=16, a_kept=4, w_base=8, w_kept=4, acc_width=32):
-        fmts = []
-        for op, base, kept in (("a", a_base, a_kept), ("w", w_base, w_kept)):
-            try:
-                fmts.append(SDRFormat(base, kept, 1))           # the golden model's rules and messages
-            except (TypeError, ValueError) as e:
-                raise type(e)(f"operand {op} ({op}_base, {op}_kept): {e}") from None
-        self.a_fmt, self.w_fmt = fmts
+        self.a_fmt, self.w_fmt = operand_formats(a_base, a_kept, w_base, w_kept)
         self.a_base, self.a_kept, self.w_base, self.w_kept = a_base, a_kept, w_base, w_kept
         self.acc_width = check_width("acc_width", acc_width, 2, 64)
         self.a_max_flag, self.w_max_flag = self.a_fmt.max_flag, self.w_fmt.max_flag

@@ -13,9 +13,8 @@ from golden.validate import check_int_param as check_width  # one parameter chec
 
 _signed = signed
 
-__all__ = ["register_inputs", "flag_bits", "SignMag", "check_width", "SignMagMultiplier", "IntMultiplier",
-           "BarrelShifter",
-           "Accumulator"]
+__all__ = ["register_inputs", "operand_formats", "flag_bits", "SignMag", "check_width", "SignMagMultiplier",
+           "IntMultiplier", "BarrelShifter", "Accumulator"]
 
 
 def register_inputs(component, m, names):
@@ -28,6 +27,19 @@ def register_inputs(component, m, names):
         m.d.sync += r.eq(port)
         regs[name] = r
     return regs
+
+
+def operand_formats(a_base, a_kept, w_base, w_kept, group_size=1):
+    """The activation and weight ``SDRFormat`` of a compressed-operand unit, checked by the golden model's rules;
+    an error names the operand (``operand w (w_base, w_kept): kept_bits must be ...``)."""
+    from golden.sdr import SDRFormat
+    fmts = []
+    for op, base, kept in (("a", a_base, a_kept), ("w", w_base, w_kept)):
+        try:
+            fmts.append(SDRFormat(base, kept, group_size))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"operand {op} ({op}_base, {op}_kept): {e}") from None
+    return tuple(fmts)
 
 
 def flag_bits(max_flag):

@@ -24,7 +24,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
 __all__ = ["Port", "Table", "Unit", "register", "get", "units", "ports", "concat", "idle", "split_lanes",
-           "words", "expected_lanes", "UnitError"]
+           "words", "unpack_word", "expected_lanes", "unregister", "UnitError"]
 
 
 class UnitError(ValueError):
@@ -44,6 +44,12 @@ class Port:
     def shape(self):
         """Shape of one cycle's value in a port stream."""
         return (self.count,) if self.array else ()
+
+    def words(self, values):
+        """A port stream (one entry per cycle) as the port's unsigned words, one Python int per cycle."""
+        if self.array:
+            return words(values, self.elem_width)
+        return [int(x) & ((1 << self.width) - 1) for x in np.asarray(values).reshape(-1)]
 
     @property
     def elem_width(self):

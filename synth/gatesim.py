@@ -146,8 +146,7 @@ def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns
     for k, p in enumerate(unit.outputs):
         if p.name not in exp:
             continue
-        want = words(exp[p.name], p.elem_width) if p.array else [int(x) & ((1 << p.width) - 1)
-                                                                        for x in exp[p.name]]
+        want = p.words(exp[p.name])
         for j in range(cycles):
             text = lines[j + unit.latency - 1].split()[k]
             got = int(text, 16) if all(c in "0123456789abcdef" for c in text) else None
