@@ -34,8 +34,14 @@ from .sdr import (
     group_flags,
     leading_one,
 )
+from .tile import JobError, blocks_to_matrix, job_beats, sub_groups, tile_golden
 
 __all__ = [
+    "JobError",
+    "blocks_to_matrix",
+    "job_beats",
+    "sub_groups",
+    "tile_golden",
     "Calibrator",
     "absmax",
     "absmax_scale",

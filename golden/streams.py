@@ -11,6 +11,8 @@ consumer (RTL benches, gate-level simulation, switching activity) builds its sti
   each dot product), each of length >= ``cycles``. Every dot product is zero-padded to a multiple of ``align``,
   so groups of any size dividing ``align`` never straddle two dot products.
 * ``groups(role, g, count, seed)``: ``count`` groups of ``g`` base integers of one role, shape ``(count, g)``.
+* ``blocks(pair, rows, cols, count, seed)``: ``count`` GEMM blocks ``(A, B)``: ``rows`` rows of the pair's first
+  role and ``cols`` rows of its second, one reduction length ``K`` per block (the rows of one tensor pair).
 """
 
 import numpy as np
@@ -96,3 +98,12 @@ class SyntheticSource:
 
     def groups(self, role, g, count, seed):
         return llm_like(np.random.default_rng(seed), (count, g), BASE_BITS[check_role(role)])
+
+    def blocks(self, pair, rows, cols, count, seed):
+        ra, rb = check_pair(pair)
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(check_int_param("count", count, 0, 1 << 20)):
+            k = 64 * int(rng.integers(1, 9))
+            out.append((llm_like(rng, (rows, k), BASE_BITS[ra]), llm_like(rng, (cols, k), BASE_BITS[rb])))
+        return out

@@ -36,7 +36,7 @@ from .parts import (
 )
 from .sdr_encoder import MAX_GROUP
 
-__all__ = ["AdderTree", "DotProductUnit", "IntDotProductUnit", "MAX_LANES"]
+__all__ = ["AdderTree", "DotProductUnit", "DotProductCore", "IntDotProductUnit", "MAX_LANES"]
 
 MAX_LANES = 64
 
@@ -193,20 +193,36 @@ class DotProductUnit(_Dot):
     def elaborate(self, platform):
         m = Module()
         q = self._stage1(m, ["a", "w", "fa", "fw"])
+        self._datapath(m, q["a"], q["w"], q["fa"], q["fw"], q["en"], q["load"])
+        return m
+
+    def _datapath(self, m, a, w, fa, fw, en, load):
+        """Stages 2 and 3 on registered operands: products, trees, partial-sum registers, shifters, accumulator."""
         na, nw = self.a_fmt.mag_bits, self.w_fmt.mag_bits
         m.submodules.multipliers = mul = _SignedProducts(self.lanes, na, nw)
         m.submodules.tree = tree = _Trees(self.lanes, self.sub, na + nw + 1)
-        m.d.comb += [mul.a.eq(q["a"]), mul.w.eq(q["w"]), tree.i.eq(mul.p)]
+        m.d.comb += [mul.a.eq(a), mul.w.eq(w), tree.i.eq(mul.p)]
         # stage 2 -> 3 registers: the sub-groups' partial sums and their flags
         part = Signal.like(tree.o, name="partial_q")
-        fa2, fw2 = Signal.like(q["fa"], name="fa_q2"), Signal.like(q["fw"], name="fw_q2")
+        fa2, fw2 = Signal.like(fa, name="fa_q2"), Signal.like(fw, name="fw_q2")
         en2, load2 = Signal(name="en_q2"), Signal(name="load_q2")
-        m.d.sync += [part.eq(tree.o), fa2.eq(q["fa"]), fw2.eq(q["fw"]), en2.eq(q["en"]), load2.eq(q["load"])]
+        m.d.sync += [part.eq(tree.o), fa2.eq(fa), fw2.eq(fw), en2.eq(en), load2.eq(load)]
         max_shift = self.a_fmt.max_flag + self.w_fmt.max_flag
         m.submodules.shifter = sh = _GroupShifters(self.sub, tree.out_width, flag_bits(self.a_fmt.max_flag),
                                                    flag_bits(self.w_fmt.max_flag), max_shift)
         m.d.comb += [sh.i.eq(part), sh.fa.eq(fa2), sh.fw.eq(fw2)]
         self._stage3(m, sh.o, en2, load2)
+
+
+class DotProductCore(DotProductUnit):
+    """A ``DotProductUnit`` without its input registers: the processing element of ``hdl.tile.GemmTile``, whose
+    rows and columns share one registered copy of each operand. Same members and parameters; ``latency = 2``."""
+
+    latency = 2
+
+    def elaborate(self, platform):
+        m = Module()
+        self._datapath(m, self.a, self.w, self.fa, self.fw, self.en, self.load)
         return m
 
 

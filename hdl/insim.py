@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 
 from .unit import expected_lanes, words
 
-__all__ = ["run", "check", "Mismatches"]
+__all__ = ["run", "check", "Mismatches", "check_stream", "compare_beats", "StreamCheck"]
 
 
 def _value(component, port):
@@ -86,3 +86,104 @@ def check(unit, drive, rst=None, show=8):
     if checked == 0:
         raise AssertionError(f"{unit.name}: no output value was checked")
     return Mismatches(checked, len(bad), bad[:show])
+
+
+@dataclass
+class StreamCheck:
+    """A stream unit's run: output beats ``checked`` against the golden model, ``count`` of them different,
+    beats ``lost`` (expected, never sent) and ``extra`` (sent, not expected), ``protocol`` violations (an
+    output's ``valid`` dropped or its payload changed before the handshake), in ``cycles`` clock cycles."""
+    checked: int
+    count: int
+    first: list
+    lost: int
+    extra: int
+    protocol: int
+    cycles: int
+
+    @property
+    def ok(self):
+        return self.checked > 0 and not (self.count or self.lost or self.extra or self.protocol)
+
+    def __str__(self):
+        lines = [f"{self.count} of {self.checked} output beats differ from the golden model, {self.lost} lost, "
+                 f"{self.extra} extra, {self.protocol} protocol violations in {self.cycles} cycles"]
+        lines += [f"  beat {j} of {s}: expected {e:#x}, got {g:#x}" for j, s, e, g in self.first]
+        return "\n".join(lines)
+
+
+def compare_beats(want, got, show=8):
+    """``{stream: [payload word]}`` expected vs received -> (checked, mismatches, first few, lost, extra)."""
+    checked, bad, lost, extra = 0, [], 0, 0
+    for name, w in want.items():
+        g = got.get(name, [])
+        lost += max(0, len(w) - len(g))
+        extra += max(0, len(g) - len(w))
+        for j, (a, b) in enumerate(zip(w, g)):
+            checked += 1
+            if a != b:
+                bad.append((j, name, a, b))
+    return checked, len(bad), bad[:show], lost, extra
+
+
+def check_stream(unit, beats, seed=0, p_valid=1.0, p_ready=1.0, drain=32, patience=2000):
+    """Run a stream unit on its input ``beats`` with random gaps (each cycle an input with no beat pending
+    offers the next one with probability ``p_valid``; each output is ready with probability ``p_ready``),
+    until every expected beat has arrived and ``drain`` more cycles passed (or no progress for ``patience``
+    cycles); compare every output beat with the golden model."""
+    unit.check_beats(beats)
+    exp = unit.expect(beats)
+    dut = unit.build()
+    ins = [st for st in unit.streams if st.is_input]
+    outs = [st for st in unit.streams if not st.is_input]
+    feed = {st.name: st.pack(beats[st.name]) for st in ins}
+    want = {st.name: st.pack(exp[st.name]) for st in outs}
+    got = {st.name: [] for st in outs}
+    rng = np.random.default_rng(seed)
+    stats = {"cycles": 0, "protocol": 0}
+
+    async def bench(ctx):
+        idx, shown = dict.fromkeys(feed, 0), dict.fromkeys(feed, False)
+        held = {}                                   # output stream -> payload shown without a handshake
+        quiet, after = 0, 0
+        while quiet < patience and after < drain:
+            for st in ins:
+                port = getattr(dut, st.name)
+                if not shown[st.name] and idx[st.name] < len(feed[st.name]) and rng.random() < p_valid:
+                    ctx.set(port.payload.as_value(), feed[st.name][idx[st.name]])
+                    shown[st.name] = True
+                ctx.set(port.valid, int(shown[st.name]))
+            ready = {st.name: int(rng.random() < p_ready) for st in outs}
+            for st in outs:
+                ctx.set(getattr(dut, st.name).ready, ready[st.name])
+            fired = [st.name for st in ins if shown[st.name] and ctx.get(getattr(dut, st.name).ready)]
+            progress = bool(fired)
+            for st in outs:
+                port = getattr(dut, st.name)
+                valid, payload = ctx.get(port.valid), ctx.get(port.payload.as_value())
+                if st.name in held and (not valid or payload != held[st.name]):
+                    stats["protocol"] += 1
+                held.pop(st.name, None)
+                if valid and ready[st.name]:
+                    got[st.name].append(payload)
+                    progress = True
+                elif valid:
+                    held[st.name] = payload
+            await ctx.tick()
+            stats["cycles"] += 1
+            for name in fired:
+                idx[name] += 1
+                shown[name] = False
+            quiet = 0 if progress else quiet + 1
+            if all(len(got[k]) >= len(want[k]) for k in want) and all(idx[k] == len(feed[k]) for k in feed):
+                after += 1
+
+    top = Module()
+    top.submodules.dut = dut
+    top.domains.sync = ClockDomain("sync")
+    sim = Simulator(top)
+    sim.add_clock(1e-8, domain="sync")
+    sim.add_testbench(bench)
+    sim.run()
+    checked, count, first, lost, extra = compare_beats(want, got)
+    return StreamCheck(checked, count, first, lost, extra, stats["protocol"], stats["cycles"])

@@ -23,8 +23,8 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
-__all__ = ["Port", "Table", "Unit", "register", "get", "units", "ports", "concat", "idle", "split_lanes",
-           "words", "unpack_word", "expected_lanes", "unregister", "UnitError"]
+__all__ = ["Port", "Stream", "Table", "Unit", "streams", "register", "get", "units", "ports", "concat", "idle",
+           "split_lanes", "words", "unpack_word", "expected_lanes", "unregister", "UnitError"]
 
 
 class UnitError(ValueError):
@@ -57,13 +57,87 @@ class Port:
 
 
 def ports(component):
-    """Ports of ``component`` from its signature (``clk``/``rst`` of clocked units are not listed)."""
+    """Ports of ``component`` as the Verilog export names them (a stream member ``a`` becomes ``a__payload``,
+    ``a__valid``, ``a__ready``); ``clk``/``rst`` of clocked units are not listed."""
+    out = []
+    for path, member, value in component.signature.flatten(component):
+        shape = value.shape()
+        array = isinstance(shape, data.ArrayLayout) and len(path) == 1
+        out.append(Port("__".join(map(str, path)), Shape.cast(shape).width, member.flow == wiring.In,
+                        shape.length if array else 1, array))
+    return out
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One ``amaranth.lib.stream`` member of a stream unit: its payload ``layout`` (a ``StructLayout`` whose
+    fields are integers or nested ``ArrayLayout``s of them). Beats are ``{field: array (beats, *dims)}``."""
+    name: str
+    is_input: bool
+    layout: data.StructLayout
+
+    @property
+    def fields(self):
+        """``[(field, offset, element width, dims)]``: ``dims`` the nested array lengths, outermost first."""
+        out = []
+        for fname, fld in self.layout:
+            shape, dims = fld.shape, []
+            while isinstance(shape, data.ArrayLayout):
+                dims.append(shape.length)
+                shape = shape.elem_shape
+            out.append((fname, fld.offset, Shape.cast(shape).width, tuple(dims)))
+        return out
+
+    @property
+    def width(self):
+        return Shape.cast(self.layout).width
+
+    def check(self, beats, unit_name):
+        """``beats`` with every field, integer, the field's dims; returns the number of beats."""
+        if not isinstance(beats, Mapping) or set(beats) != {f[0] for f in self.fields}:
+            got = sorted(beats) if isinstance(beats, Mapping) else type(beats).__name__
+            raise UnitError(f"{unit_name}: beats of stream {self.name} must have fields "
+                            f"{[f[0] for f in self.fields]}, got {got}")
+        lengths = set()
+        for fname, _, _, dims in self.fields:
+            v = np.asarray(beats[fname])
+            if v.dtype.kind not in "iub":
+                raise UnitError(f"{unit_name}: field {self.name}.{fname} has dtype {v.dtype}, expected integers")
+            if v.shape[1:] != dims:
+                want = f"(beats, {', '.join(map(str, dims))})" if dims else "(beats,)"
+                raise UnitError(f"{unit_name}: field {self.name}.{fname} has shape {v.shape}, expected {want}")
+            lengths.add(v.shape[0])
+        if len(lengths) != 1:
+            raise UnitError(f"{unit_name}: fields of stream {self.name} differ in length: {sorted(lengths)}")
+        return lengths.pop()
+
+    def pack(self, beats):
+        """Beats -> one payload word (Python int) per beat, each field at its offset."""
+        out = None
+        for fname, offset, ew, _ in self.fields:
+            v = np.asarray(beats[fname], np.int64)
+            w = words(v.reshape(v.shape[0], -1), ew)
+            out = [x << offset for x in w] if out is None else [o | (x << offset) for o, x in zip(out, w)]
+        return out or []
+
+    def unpack(self, payloads):
+        """Payload words -> beats (unsigned field elements)."""
+        out = {}
+        for fname, offset, ew, dims in self.fields:
+            count = int(np.prod(dims)) if dims else 1
+            vals = [unpack_word(p >> offset, ew, count) for p in payloads]
+            out[fname] = np.asarray(vals, np.int64).reshape(len(payloads), *dims)
+        return out
+
+
+def streams(component):
+    """The ``amaranth.lib.stream`` members of ``component`` (inputs first, in signature order)."""
+    from amaranth.lib import stream as _stream
     out = []
     for name, member in component.signature.members.items():
-        shape = member.shape
-        array = isinstance(shape, data.ArrayLayout)
-        out.append(Port(name, Shape.cast(shape).width, member.flow == wiring.In, shape.length if array else 1, array))
-    return out
+        if member.is_signature and isinstance(member.signature, _stream.Signature):
+            out.append(Stream(name, member.flow == wiring.In, member.signature.members["payload"].shape))
+    return sorted(out, key=lambda s: not s.is_input)
 
 
 @dataclass(frozen=True)
@@ -111,6 +185,7 @@ class Unit:
     flows: frozenset = frozenset({"gate_level", "ice40", "mapping"})
     paper: Mapping = None
     encoder: str = None
+    protocol: str = "cycle"
 
     def build(self):
         return self.component(**self.params)
@@ -134,12 +209,24 @@ class Unit:
         return [p for p in self.ports if not p.is_input]
 
     @property
+    def streams(self):
+        return streams(self._probe)
+
+    @property
     def latency(self):
         return self._probe.latency
 
     @property
     def clocked(self):
-        return self.latency > 0
+        return self.protocol == "stream" or self.latency > 0
+
+    def check_beats(self, beats):
+        """``beats`` with every input stream of a stream unit; returns ``{stream: beats}``."""
+        ins = {st.name: st for st in self.streams if st.is_input}
+        if not isinstance(beats, Mapping) or set(beats) != set(ins):
+            got = sorted(beats) if isinstance(beats, Mapping) else type(beats).__name__
+            raise UnitError(f"{self.name}: stimulus must give the input streams {sorted(ins)}, got {got}")
+        return {k: ins[k].check(v, self.name) for k, v in beats.items()}
 
     def check_drive(self, drive):
         """``drive`` with every input port present, integer, one length; returns that length."""
@@ -164,7 +251,18 @@ class Unit:
         return lengths.pop()
 
     def expect(self, drive):
-        """The golden model's outputs for one copy from reset; every output it names, one entry per cycle."""
+        """The golden model's outputs for one copy from reset: per cycle for a cycle unit; for a stream unit
+        (``protocol="stream"``, ``drive`` = input beats) the beats of every output stream."""
+        if self.protocol == "stream":
+            self.check_beats(drive)
+            out = self.golden({k: {f: np.asarray(v, np.int64) for f, v in b.items()} for k, b in drive.items()})
+            outs = {st.name: st for st in self.streams if not st.is_input}
+            if not isinstance(out, Mapping) or set(out) != set(outs):
+                raise UnitError(f"{self.name}: golden function returned {sorted(out)}, expected the output "
+                                f"streams {sorted(outs)}")
+            for k, b in out.items():
+                outs[k].check(b, self.name)
+            return out
         n = self.check_drive(drive)
         out = self.golden({k: np.asarray(v, np.int64) for k, v in drive.items()})
         names = {p.name for p in self.outputs}
@@ -179,7 +277,10 @@ class Unit:
     def vectors(self, cycles, seed):
         """Exhaustive and corner segments, then ``cycles`` of synthetic LLM-like data."""
         from golden.streams import SyntheticSource
-        return concat([*self.segments(seed), self.stimulus(SyntheticSource(), cycles, seed)])
+        parts = [*self.segments(seed), self.stimulus(SyntheticSource(), cycles, seed)]
+        if self.protocol == "stream":
+            return {k: concat([p[k] for p in parts]) for k in parts[0]}
+        return concat(parts)
 
 
 _REGISTRY = {}
@@ -194,6 +295,10 @@ def register(unit, replace=False):
     if unit.name in _REGISTRY and not replace:
         raise UnitError(f"unit {unit.name!r} is already registered")
     operator.index(unit.per)
+    if unit.protocol not in ("cycle", "stream"):
+        raise UnitError(f"unit {unit.name!r}: protocol must be 'cycle' or 'stream', not {unit.protocol!r}")
+    if unit.protocol == "stream" and not unit.streams:
+        raise UnitError(f"unit {unit.name!r} is a stream unit without amaranth.lib.stream members")
     if not unit.outputs:                                  # builds the component: bad parameters fail here
         raise UnitError(f"unit {unit.name!r} has no output ports to check")
     _REGISTRY[unit.name] = unit
@@ -216,12 +321,14 @@ def get(name):
         raise UnitError(f"unknown unit {name!r}; known units: {', '.join(sorted(_REGISTRY))}") from None
 
 
-def units(names=None, table=None):
-    """Registered units (all, or ``names`` in order, every name checked before any is returned)."""
+def units(names=None, table=None, protocol=None):
+    """Registered units (all, or ``names`` in order, every name checked before any is returned); ``table``,
+    ``protocol`` (``"cycle"`` or ``"stream"``) filter the registry."""
     _load_catalog()
     if names:
         return [get(n) for n in names]
-    return [u for u in _REGISTRY.values() if table is None or u.table.key == table]
+    return [u for u in _REGISTRY.values()
+            if (table is None or u.table.key == table) and (protocol is None or u.protocol == protocol)]
 
 
 # ---------------------------------------------------------------- port streams

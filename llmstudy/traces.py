@@ -124,6 +124,35 @@ class TraceSet:
                         float(q.scale[h]), float(k.scale[h // per_kv]))
         return assemble_dot_stream(pick, np.random.default_rng(seed), cycles, align)
 
+    def blocks(self, pair, rows, cols, count, seed):
+        """GEMM blocks of real data (golden.streams): ``("activation", "weight")``: ``rows`` tokens of a linear
+        layer's input and ``cols`` rows of its weight; ``("query", "key")``: ``rows`` query rows of one head and
+        ``cols`` of its KV head's key rows at or before the latest of those queries (causal)."""
+        pair = check_pair(pair)
+        rng = np.random.default_rng(seed)
+        if pair == ("activation", "weight"):
+            pairs = self.linear_pairs()
+            if not pairs:
+                raise TraceError("the trace set has no weight/input pairs to form GEMM blocks")
+        else:
+            pairs = [(self.tensors[f"layer{li:02d}.query"], self.tensors[f"layer{li:02d}.key"]) for li in self.layers
+                     if f"layer{li:02d}.query" in self.tensors and f"layer{li:02d}.key" in self.tensors]
+            if not pairs:
+                raise TraceError("the trace set has no query/key tensors to form GEMM blocks")
+        out = []
+        for _ in range(count):
+            x, y = pairs[int(rng.integers(len(pairs)))]
+            if pair == ("activation", "weight"):
+                a = x.data[rng.choice(x.data.shape[0], rows, replace=x.data.shape[0] < rows)]
+                b = y.data[rng.choice(y.data.shape[0], cols, replace=y.data.shape[0] < cols)]
+            else:
+                h = int(rng.integers(x.data.shape[0]))
+                t = rng.choice(x.data.shape[1], rows, replace=x.data.shape[1] < rows)
+                keys = rng.integers(0, int(t.max()) + 1, cols)
+                a, b = x.data[h, t], y.data[h // (x.data.shape[0] // y.data.shape[0]), keys]
+            out.append((a.astype(np.int64), b.astype(np.int64)))
+        return out
+
     def groups(self, role, g, count, seed):
         """``count`` real groups of ``g`` base integers of ``role``, drawn without replacement; groups lie
         inside a row along the reduction axis (a row's tail shorter than ``g`` is not used)."""

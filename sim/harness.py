@@ -10,6 +10,7 @@ reset), and the expected outputs from its golden function; both travel to the co
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,27 +83,25 @@ def env_int(name, default, lo=1, hi=10**8):
         raise ValueError(f"{name}={raw!r}: expected an integer in [{lo}, {hi}] ({e})") from None
 
 
-def run_bench(unit, lanes, stimulus, test_id):
-    """Build ``lanes_<unit>`` for the chosen simulator and run the bench on ``stimulus`` (``in_*``, ``expect_*``
-    and ``rst`` arrays). Returns what the bench saved (``np.load`` of results.npz)."""
-    from cocotb_tools.runner import get_runner
-
-    sim = simulator()
-    build = BUILD / sim / f"{unit.name}_{test_id}"
+def _build_dir(unit, test_id):
+    build = BUILD / simulator() / f"{unit.name}_{test_id}"
     if build.exists():
         shutil.rmtree(build)
     build.mkdir(parents=True)
     src = build / f"{unit.name}.v"
     src.write_text(to_verilog(unit))
-    wrapper = build / f"lanes_{unit.name}.v"
-    wrapper.write_text(lanes_wrapper(unit, lanes))
-    np.savez(build / "stimulus.npz", **stimulus)
-    meta = {
-        "QR_UNIT": unit.name, "QR_LANES": str(lanes), "QR_DIR": str(build),
-        "QR_PORTS": ";".join(f"{p.name}:{p.width}:{int(p.is_input)}:{p.count}" for p in unit.ports),
-        "QR_LATENCY": str(unit.latency), "QR_CLOCKED": str(int(unit.clocked)),
-        "PYTHONPATH": os.pathsep.join([str(SIM_DIR), str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+    return build, src
+
+
+def _run(unit, build, sources, toplevel, test_module, meta):
+    """Build ``sources`` for the chosen simulator and run the cocotb ``test_module``; returns results.npz."""
+    from cocotb_tools.runner import get_runner
+
+    sim = simulator()
+    meta = dict(meta, QR_UNIT=unit.name, QR_DIR=str(build))
+    for path in (str(ROOT), str(SIM_DIR)):           # the runner passes sys.path on as the bench's PYTHONPATH
+        if path not in sys.path:
+            sys.path.insert(0, path)
     build_args = []
     if sim == "verilator":
         if verilator_env() is None:
@@ -110,14 +109,45 @@ def run_bench(unit, lanes, stimulus, test_id):
         build_args = ["-Wno-fatal", *VERILATOR_WAIVERS]
     waves = os.environ.get("WAVES", "0") == "1"
     runner = get_runner(sim)
-    runner.build(sources=[src, wrapper], hdl_toplevel=f"lanes_{unit.name}", build_dir=build, always=True,
+    runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build, always=True,
                  timescale=("1ns", "1ps"), build_args=build_args, waves=waves)
-    runner.test(hdl_toplevel=f"lanes_{unit.name}", test_module="tb_lanes", build_dir=build, test_dir=build,
+    runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build, test_dir=build,
                 extra_env=meta, waves=waves)
     res = build / "results.npz"
     if not res.exists():
         raise AssertionError(f"the bench left no results in {res}: it did not run to the end")
     return dict(np.load(res))
+
+
+def run_bench(unit, lanes, stimulus, test_id):
+    """Build ``lanes_<unit>`` for the chosen simulator and run the bench on ``stimulus`` (``in_*``, ``expect_*``
+    and ``rst`` arrays). Returns what the bench saved (``np.load`` of results.npz)."""
+    build, src = _build_dir(unit, test_id)
+    wrapper = build / f"lanes_{unit.name}.v"
+    wrapper.write_text(lanes_wrapper(unit, lanes))
+    np.savez(build / "stimulus.npz", **stimulus)
+    meta = {
+        "QR_LANES": str(lanes),
+        "QR_PORTS": ";".join(f"{p.name}:{p.width}:{int(p.is_input)}:{p.count}" for p in unit.ports),
+        "QR_LATENCY": str(unit.latency), "QR_CLOCKED": str(int(unit.clocked)),
+    }
+    return _run(unit, build, [src, wrapper], f"lanes_{unit.name}", "tb_lanes", meta)
+
+
+def run_stream_bench(unit, beats, test_id, p_valid=1.0, p_ready=1.0, seed=0, expect=None):
+    """Run the stream bench (``tb_stream``) on the exported Verilog of a stream unit: input ``beats``
+    (``{stream: {field: array}}``), expected output beats from its golden model (or ``expect``), random
+    ``valid``/``ready`` gaps. Returns what the bench saved."""
+    build, src = _build_dir(unit, test_id)
+    exp = unit.expect(beats) if expect is None else expect
+    stim = {}
+    for st in unit.streams:
+        b = beats[st.name] if st.is_input else exp[st.name]
+        stim[f"{'in' if st.is_input else 'expect'}_{st.name}"] = np.array([format(x, "x") for x in st.pack(b)])
+    np.savez(build / "stimulus.npz", **stim)
+    meta = {"QR_STREAMS": ";".join(f"{st.name}:{st.width}:{int(st.is_input)}" for st in unit.streams),
+            "QR_P_VALID": str(p_valid), "QR_P_READY": str(p_ready), "QR_SEED": str(seed)}
+    return _run(unit, build, [src], unit.name, "tb_stream", meta)
 
 
 def bench_stimulus(unit, drive, lanes, rst=None, max_cycles=None):
@@ -148,9 +178,33 @@ def check(unit, drive, test_id, trace_fraction=0.0, lanes=None, rst=None, max_cy
     vectors, seconds = int(res["vectors"]), float(res["seconds"])
     assert int(res["mismatches"]) == 0, f"{unit.name}: {int(res['mismatches'])} mismatches"
     assert vectors == cycles * lanes > 0 and int(res["checked"]) > 0
+    record(unit, test_id, vectors, seconds, vectors * unit.per, round(vectors * unit.per * trace_fraction))
+    print(f"\n{unit.name} [{simulator()}]: {vectors:,} vectors in {seconds:.1f} s = {vectors / seconds:,.0f}/s")
+    return res
+
+
+def record(unit, test_id, vectors, seconds, elements, real):
     RUNS_FILE.parent.mkdir(parents=True, exist_ok=True)
     with open(RUNS_FILE, "a") as f:                   # one short line per append: atomic between workers
-        f.write(json.dumps([unit.name, test_id, simulator(), vectors, seconds, vectors * unit.per,
-                            round(vectors * unit.per * trace_fraction)]) + "\n")
-    print(f"\n{unit.name} [{simulator()}]: {vectors:,} vectors in {seconds:.1f} s = {vectors / seconds:,.0f}/s")
+        f.write(json.dumps([unit.name, test_id, simulator(), vectors, seconds, elements, real]) + "\n")
+
+
+def check_stream(unit, beats, test_id, trace_fraction=0.0, p_valid=1.0, p_ready=1.0, seed=0, expect=None):
+    """Run the stream bench; require every output beat compared equal, none lost or extra, no protocol
+    violation; record it. Vectors are output values (beats x elements); elements are MACs (input beats x
+    ``unit.per``)."""
+    res = run_stream_bench(unit, beats, test_id, p_valid, p_ready, seed, expect)
+    bad = {k: int(res[k]) for k in ("mismatches", "lost", "extra", "protocol")}
+    assert not any(bad.values()) and int(res["checked"]) > 0, f"{unit.name}: {bad}, checked {int(res['checked'])}"
+    out = next(st for st in unit.streams if not st.is_input)
+    first = next(st for st in unit.streams if st.is_input)
+    n_in = len(next(iter(beats[first.name].values())))
+    assert int(res["consumed"]) == sum(len(next(iter(beats[st.name].values()))) for st in unit.streams
+                                       if st.is_input)
+    vectors = int(res["checked"]) * int(np.prod(out.fields[0][3] or (1,)))
+    seconds = float(res["seconds"])
+    record(unit, test_id, vectors, seconds, n_in * unit.per, round(n_in * unit.per * trace_fraction))
+    print(f"\n{unit.name} [{simulator()}] {test_id}: {int(res['checked']):,} output beats ({vectors:,} values), "
+          f"{n_in * unit.per:,} MACs in {int(res['cycles']):,} cycles, {seconds:.1f} s = "
+          f"{vectors / seconds:,.0f} values/s, {int(res['cycles']) / seconds:,.0f} cycles/s")
     return res

@@ -13,7 +13,7 @@ from harness import BUILD, bench_stimulus, check, env_int, run_bench, simulator
 
 from hdl.unit import concat, get, units
 
-NAMES = [u.name for u in units()]
+NAMES = [u.name for u in units(protocol="cycle")]
 
 
 def _cycles(u, var, default):

@@ -10,8 +10,8 @@ import pytest
 from hdl import insim
 from hdl.unit import expected_lanes, get, units
 
-NAMES = [u.name for u in units()]
-CLOCKED = [u.name for u in units() if u.clocked]
+NAMES = [u.name for u in units(protocol="cycle")]
+CLOCKED = [u.name for u in units(protocol="cycle") if u.clocked]
 CYCLES = 2000                       # synthetic cycles after the segments (scaled by the unit's cycles_scale)
 
 

@@ -1,0 +1,149 @@
+"""GEMM tile: ``rows x cols`` decompression-free dot-product units behind ``amaranth.lib.stream`` ports.
+
+Output-stationary: processing element ``(r, c)`` (a ``DotProductCore``: ``lanes`` razored products, one
+shift per group, a private accumulator) computes ``Y[i*R + r, j*C + c]`` of one job (see ``golden.tile``):
+
+* ``a`` (in): per beat the ``R`` activation (or query) rows' ``L`` codes and flags, and ``last`` on a job's
+  final beat. Row ``r``'s operands reach the ``C`` elements of row ``r`` of the array: one SDR encoder per
+  activation row serves ``C`` columns.
+* ``w`` (in): per beat the ``C`` weight (or key) rows' ``L`` codes and flags; weights are streamed (one ``w``
+  beat pairs with each ``a`` beat, the job boundary is ``a.last``).
+* ``y`` (out): ``R`` beats per job, row ``r`` of the block as ``C`` accumulators, ``last`` on row ``R - 1``.
+
+Both input streams are joined: a beat is taken when both are valid and the tile has room, so back-pressure on
+either input or on ``y`` stalls only the handshake, never the datapath. A beat taken in cycle ``t`` reaches
+the accumulators after cycle ``t + 3``; on a job's last beat they are copied into a result buffer of ``depth``
+blocks, which drains one row per ``y`` handshake while the array already works on the next job. A ``last``
+beat is only taken if the blocks buffered plus those in flight leave a slot, so nothing is ever overwritten:
+with ``depth = 2`` a job of ``T >= R`` beats streams at one beat per cycle.
+
+Modes: one datapath serves linear layers (``a``: A16 -> ``a_kept`` bits, flags ``0 .. 16 - a_kept``) and
+Q x K^T (``a``: KV8 -> 4-bit queries, flags ``0 .. 4``, a subset); a tile built with ``a_base = 8`` is the
+smaller Q x K^T-only variant. Scales stay outside: ``y`` is the integer sum of ``(ca * cw) << (fa + fw)``
+(``golden.tile``), multiplied by the row's and column's scales downstream.
+"""
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .dot import DotProductCore
+from .parts import SignMag, check_width, flag_bits
+
+__all__ = ["GemmTile", "ResultBuffer"]
+
+
+class ResultBuffer(wiring.Component):
+    """``depth`` result blocks of ``rows x cols`` accumulators: ``push`` stores ``i`` as a block (the caller
+    guarantees a free slot), ``y`` streams the oldest block one row per handshake. ``count``: blocks held."""
+
+    def __init__(self, rows, cols, acc_width, depth):
+        self.rows, self.cols, self.depth = rows, cols, depth
+        row = data.ArrayLayout(signed(acc_width), cols)
+        super().__init__({
+            "i": In(data.ArrayLayout(row, rows)), "push": In(1),
+            "y": Out(stream.Signature(data.StructLayout({"acc": row, "last": 1}))),
+            "count": Out(range(depth + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        blocks = [Signal.like(self.i, name=f"block{d}") for d in range(self.depth)]
+        wptr, rptr = Signal(range(self.depth)), Signal(range(self.depth))
+        row = Signal(range(self.rows))
+
+        def advance(p):
+            return Mux(p == self.depth - 1, 0, p + 1)
+
+        with m.If(self.push):
+            m.d.sync += wptr.eq(advance(wptr))
+            for d in range(self.depth):
+                with m.If(wptr == d):
+                    m.d.sync += blocks[d].eq(self.i)
+        cur = Signal.like(self.i, name="current")
+        with m.Switch(rptr):
+            for d in range(self.depth):
+                with m.Case(d):
+                    m.d.comb += cur.eq(blocks[d])
+        final = row == self.rows - 1
+        with m.Switch(row):
+            for r in range(self.rows):
+                with m.Case(r):
+                    m.d.comb += self.y.payload.acc.eq(cur[r])
+        m.d.comb += [self.y.valid.eq(self.count != 0), self.y.payload.last.eq(final)]
+        pop = Signal()
+        m.d.comb += pop.eq(self.y.valid & self.y.ready & final)
+        with m.If(self.y.valid & self.y.ready):
+            m.d.sync += row.eq(Mux(final, 0, row + 1))
+        with m.If(pop):
+            m.d.sync += rptr.eq(advance(rptr))
+        m.d.sync += self.count.eq(self.count + self.push - pop)
+        return m
+
+
+class GemmTile(wiring.Component):
+    """``rows x cols`` processing elements of ``lanes`` lanes each: ``rows * cols * lanes`` MACs per cycle.
+
+    Parameters: ``rows``, ``cols`` (1..16), ``lanes``, ``group_size``, ``a_base``, ``a_kept``, ``w_base``,
+    ``w_kept``, ``acc_width`` (as ``DotProductUnit``), ``depth`` (result blocks buffered, 1..4).
+    Members: ``a`` : In(stream of {codes: R x L SignMag, flags: R x S, last}); ``w`` : In(stream of
+    {codes: C x L SignMag, flags: C x S}); ``y`` : Out(stream of {acc: C x signed(acc_width), last}).
+    """
+
+    latency = None          # a stream unit: results follow handshakes, not a fixed number of cycles
+    pipeline = 3            # a beat taken in cycle t is in the accumulators after cycle t + 3
+
+    def __init__(self, *, rows=4, cols=4, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4,
+                 acc_width=32, depth=2):
+        self.rows = check_width("rows", rows, 1, 16)
+        self.cols = check_width("cols", cols, 1, 16)
+        self.depth = check_width("depth", depth, 1, 4)
+        self.core = dict(lanes=lanes, group_size=group_size, a_base=a_base, a_kept=a_kept, w_base=w_base,
+                         w_kept=w_kept, acc_width=acc_width)
+        pe = DotProductCore(**self.core)                 # checks the element formats, lanes and group size
+        pe._MustUse__silence = True
+        self.lanes, self.sub, self.acc_width = pe.lanes, pe.sub, pe.acc_width
+        self.a_fmt, self.w_fmt = pe.a_fmt, pe.w_fmt
+
+        def operand(n, fmt, extra):
+            return data.StructLayout({
+                "codes": data.ArrayLayout(data.ArrayLayout(SignMag(fmt.mag_bits), self.lanes), n),
+                "flags": data.ArrayLayout(data.ArrayLayout(flag_bits(fmt.max_flag), self.sub), n), **extra})
+        super().__init__({
+            "a": In(stream.Signature(operand(self.rows, self.a_fmt, {"last": 1}))),
+            "w": In(stream.Signature(operand(self.cols, self.w_fmt, {}))),
+            "y": Out(stream.Signature(data.StructLayout({"acc": data.ArrayLayout(signed(acc_width), self.cols),
+                                                         "last": 1}))),
+        })
+
+    @property
+    def macs_per_cycle(self):
+        return self.rows * self.cols * self.lanes
+
+    def elaborate(self, platform):
+        m = Module()
+        a, w = self.a, self.w
+        m.submodules.results = buf = ResultBuffer(self.rows, self.cols, self.acc_width, self.depth)
+        wiring.connect(m, wiring.flipped(self.y), buf.y)
+        # a job's last beat needs a free result block once every block in flight has landed
+        last = [Signal(name=f"last_q{k}") for k in (1, 2, 3)]
+        room = Signal()
+        m.d.comb += room.eq(buf.count + last[0] + last[1] + last[2] < self.depth)
+        ok = room | ~a.payload.last
+        fire = Signal()
+        m.d.comb += [a.ready.eq(w.valid & ok), w.ready.eq(a.valid & ok), fire.eq(a.valid & w.valid & ok)]
+        # stage 1: the operands, registered once for the whole array
+        a_q, w_q = Signal.like(a.payload, name="a_q"), Signal.like(w.payload, name="w_q")
+        en, load, first = Signal(name="en_q"), Signal(name="load_q"), Signal(name="first", init=1)
+        m.d.sync += [a_q.eq(a.payload), w_q.eq(w.payload), en.eq(fire), load.eq(fire & first),
+                     last[0].eq(fire & a.payload.last), last[1].eq(last[0]), last[2].eq(last[1])]
+        with m.If(fire):
+            m.d.sync += first.eq(a.payload.last)
+        for r in range(self.rows):
+            for c in range(self.cols):
+                pe = DotProductCore(**self.core)
+                m.submodules[f"pe{r}_{c}"] = pe
+                m.d.comb += [pe.a.eq(a_q.codes[r]), pe.fa.eq(a_q.flags[r]), pe.w.eq(w_q.codes[c]),
+                             pe.fw.eq(w_q.flags[c]), pe.en.eq(en), pe.load.eq(load), buf.i[r][c].eq(pe.acc)]
+        m.d.comb += buf.push.eq(last[2])
+        return m
