@@ -120,6 +120,17 @@ class Stream:
             out = [x << offset for x in w] if out is None else [o | (x << offset) for o, x in zip(out, w)]
         return out or []
 
+    def toggles(self, beats):
+        """``{payload bit: toggles per beat}`` of consecutive beats (the port names of ``ports``)."""
+        out = {}
+        for fname, offset, ew, _ in self.fields:
+            v = np.asarray(beats[fname], np.int64)
+            v = v.reshape(v.shape[0], -1) & ((1 << ew) - 1)
+            bits = (v[:, :, None] >> np.arange(ew)) & 1                  # (beats, elements, ew)
+            rate = (bits[1:] != bits[:-1]).mean(axis=0).reshape(-1)    # element-major, LSB first
+            out.update({f"{self.name}__payload[{offset + i}]": float(r) for i, r in enumerate(rate)})
+        return out
+
     def unpack(self, payloads):
         """Payload words -> beats (unsigned field elements)."""
         out = {}

@@ -2,7 +2,8 @@
 
 Every unit's input streams come from its own descriptor (``Unit.stimulus``) on the trace set: the same builder
 that drives its RTL benches and its gate-level simulation, so each unit sees the real data in the
-representation it consumes (razored words and flags, base integers, binary16, groups).
+representation it consumes (razored words and flags, base integers, binary16, groups). A stream unit's
+beats are taken one per cycle (the full-rate case its throughput figures assume).
 """
 
 import numpy as np
@@ -28,6 +29,12 @@ def toggles(port, values):
 def activity(unit, source, cycles=CYCLES, seed=SEED):
     """``{port_bit: toggles per cycle}`` for every input bit of ``unit`` on ``source``'s data."""
     drive = unit.stimulus(source, cycles, seed)
+    if unit.protocol == "stream":         # a beat every cycle: valid/ready held high, payload bits toggle
+        act = {p.name: 0.0 for p in unit.inputs if p.width == 1}
+        for st in unit.streams:
+            if st.is_input:
+                act.update(st.toggles(drive[st.name]))
+        return act
     act = {}
     for p in unit.inputs:
         act.update(toggles(p, drive[p.name]))

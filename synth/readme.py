@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from .report import _paper_table, _ratio_table, _shared_table, _unit_table, tables
+from .report import _paper_table, _ratio_table, _shared_table, _throughput_table, _unit_table, tables
 
 BLOCK = re.compile(r"(<!-- generated: synth (\w+) -->\n)(.*?)(<!-- end generated -->)", re.S)
 
@@ -19,7 +19,8 @@ def block(table, rows, meta, results):
     rt = _ratio_table(table, rows)
     if rt:
         lines += rt + [""]
-    for extra in (_shared_table(table, rows, results), _paper_table(rows)):
+    through = _throughput_table(rows, meta["clock_ns"]) if table.per == "lane" else []
+    for extra in (_shared_table(table, rows, results), _paper_table(rows), through):
         if extra:
             lines += extra + [""]
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from pathlib import Path
 from hdl.catalog import SHARED_COLUMNS
 from hdl.unit import UnitError, get
 
-__all__ = ["write_report", "tables", "ratio_rows"]
+__all__ = ["write_report", "tables", "ratio_rows", "throughput_rows"]
 
 
 def _unit(r):
@@ -201,6 +201,30 @@ def _ice40_table(rows):
     return lines
 
 
+def throughput_rows(rows, clock_ns):
+    """``[(label, MACs per cycle, f_max MHz, GOPS at f_max, TOPS/mm^2 at f_max, TOPS/W, power source)]`` for
+    units whose ``per`` counts MACs (one multiply-add per lane and cycle). An operation is a multiply or an add
+    (2 per MAC); TOPS/W uses the power at the report's clock (timed gate-level when simulated, else OpenSTA),
+    energy per operation being nearly independent of the clock."""
+    out = []
+    for r in rows:
+        macs = r.get("per") or 1
+        gops = 2 * macs * r["fmax_mhz"] / 1e3
+        timed = _gl(r, "gate_level_timed")
+        mw, src = (timed, "gate-level timed") if timed else (r["power_mw"], "OpenSTA")
+        tops_w = 2 * macs * (1e3 / clock_ns) * 1e6 / (mw * 1e-3) / 1e12
+        out.append((r["label"], macs, r["fmax_mhz"], gops, gops / 1e3 / (r["area_um2"] / 1e6), tops_w, src))
+    return out
+
+
+def _throughput_table(rows, clock_ns):
+    lines = ["| unit | MACs per cycle | f_max (MHz) | GOPS at f_max | TOPS/mm^2 at f_max | TOPS/W | power from |",
+             "|---|---|---|---|---|---|---|"]
+    for lab, macs, f, gops, tmm, tw, src in throughput_rows(rows, clock_ns):
+        lines.append(f"| {lab} | {macs:,} | {f:.0f} | {gops:,.1f} | {tmm:.4f} | {tw:.3f} | {src} |")
+    return lines
+
+
 def _trace_desc(meta):
     t = meta.get("activity_trace") or {}
     return (f"{t.get('model')}, {t.get('tokens')} tokens of {t.get('evaluation_text')}, layers {t.get('layers')}"
@@ -232,6 +256,9 @@ def write_report(results, meta, out):
             lines += [f"### With the activation encoder shared by N columns (each {table.per} charged the encoder's "
                       f"area per element razored, divided by the N columns that reuse each razored element)", ""]
             lines += st + [""]
+        if table.per == "lane":
+            lines += ["### Throughput and efficiency (2 operations per MAC)", ""]
+            lines += _throughput_table(rows, meta["clock_ns"]) + [""]
         gt = _gate_level_table(rows)
         if gt:
             lines += ["### Gate-level simulation on real traces", ""] + gt + [""]

@@ -3,7 +3,7 @@
 import pytest
 
 from hdl.unit import get
-from synth.report import ratio_rows, shared_encoder_rows
+from synth.report import ratio_rows, shared_encoder_rows, throughput_rows
 
 
 def _res(name, area, power=1.0):
@@ -24,3 +24,13 @@ def test_shared_encoder_is_charged_per_element_and_divided_by_columns():
     (row,) = shared_encoder_rows(get("dot16_w4a4_g128").table, rows, rows + [_res("sdr_encoder_a16k4_g128", 12800)],
                                  columns=(1, 4))
     assert row[3] == pytest.approx([100 + 100, 100 + 25])
+
+
+def test_throughput_counts_two_operations_per_mac():
+    # 256 MACs at 125 MHz on 1 mm^2: 64 GOPS, 0.064 TOPS/mm^2; at a 10 ns clock 51.2 GOPS in 512 mW: 0.1 TOPS/W
+    r = dict(_res("tile4x4_w4a4", 1e6, power=512.0), fmax_mhz=125.0)
+    (row,) = throughput_rows([r], clock_ns=10.0)
+    assert row[1] == 256 and row[3] == pytest.approx(64.0) and row[4] == pytest.approx(0.064)
+    assert row[5] == pytest.approx(0.1) and row[6] == "OpenSTA"
+    r["gate_level_timed"] = {"power_mw": 256.0}
+    assert throughput_rows([r], clock_ns=10.0)[0][5:] == (pytest.approx(0.2), "gate-level timed")

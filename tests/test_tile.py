@@ -165,3 +165,20 @@ def test_a_dropped_beat_is_lost():
         return {"y": {k: np.concatenate([v, v[-1:]]) for k, v in y.items()}}
     r = insim.check_stream(dataclasses.replace(u, golden=more), u.vectors(50, seed=2), patience=200)
     assert not r.ok and r.lost == 1 and r.count == 0
+
+
+def test_stream_activity_is_per_payload_bit():
+    """Switching activity of a stream unit (synth): one rate per payload bit, equal to the toggles of the packed
+    payload words beat after beat; valid and ready held (rate 0)."""
+    from golden.streams import SyntheticSource
+    from synth.activity import activity
+    u = SMALL["2x2 L4 g16 W4A8"]
+    act = activity(u, SyntheticSource(), cycles=300)
+    beats = u.stimulus(SyntheticSource(), 300, 0)
+    for st in (s for s in u.streams if s.is_input):
+        words = st.pack(beats[st.name])
+        for i in range(st.width):
+            bits = np.array([(x >> i) & 1 for x in words])
+            assert act[f"{st.name}__payload[{i}]"] == pytest.approx(np.mean(bits[1:] != bits[:-1]))
+        assert act[f"{st.name}__valid"] == 0
+    assert act["y__ready"] == 0 and len(act) == sum(p.width for p in u.inputs)
