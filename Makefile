@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy
+.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy formal
 
 all: synth
 
@@ -44,6 +44,11 @@ accuracy: $(STAMP)
 synth: $(STAMP) traces
 	$(PY) -m synth $(if $(LIBERTY),--liberty $(LIBERTY))
 
+## Formal proofs with Yosys' SAT solver, every group size 8..128 -> build/formal/report.{md,json}
+## (make test runs the CI set: tests/test_formal.py)
+formal: $(STAMP)
+	$(PY) -m formal --full
+
 ## README tables from build/synth/report.json (the blocks marked <!-- generated: synth TABLE -->)
 readme: $(STAMP)
 	$(PY) -m synth.readme README.md build/synth/report.json
@@ -57,7 +62,7 @@ bench: $(STAMP)
 	$(PY) -m llmstudy.bench
 
 lint: $(STAMP)
-	$(PY) -m ruff check golden hdl llmstudy synth sim tests
+	$(PY) -m ruff check golden hdl llmstudy synth sim tests formal
 
 clean:
 	rm -rf build out sim_build .pytest_cache
