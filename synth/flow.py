@@ -88,7 +88,7 @@ abc -liberty {liberty}{f" -script {abc_script}" if abc_script else ""}
 opt_clean
 tee -q -o stat.json stat -json -liberty {liberty}
 flatten
-opt_clean
+opt_clean -purge
 write_verilog -noattr -noexpr {name}_netlist.v
 """
     (work / "synth.ys").write_text(script)
