@@ -84,11 +84,41 @@ KV8_K4 = SDRFormat(8, 4, 16)     # KV cache (and Q)
 
 @dataclass(frozen=True)
 class SDRTensor:
-    """Compressed tensor: ``codes`` has the source shape, ``flags`` the shape with ``axis`` divided by g."""
+    """Compressed tensor: ``codes`` has the source shape, ``flags`` the shape with ``axis`` divided by g.
+
+    Checked when built, so a hand-made tensor with an illegal code or flag cannot decompress, pack or multiply
+    to a wrong value: ``fmt`` an ``SDRFormat``; integer ``codes`` in ``[-max_code, max_code]``; integer ``flags``
+    in ``[0, max_flag]``; ``axis`` a valid axis whose length ``g`` divides. Raises ``TypeError``/``ValueError``
+    naming the value and what is accepted."""
     codes: np.ndarray
     flags: np.ndarray
     fmt: SDRFormat
     axis: int
+
+    def __post_init__(self):
+        if not isinstance(self.fmt, SDRFormat):
+            raise TypeError(f"fmt must be an SDRFormat, not {self.fmt!r}")
+        codes, flags = np.asarray(self.codes), np.asarray(self.flags)
+        for name, v in (("codes", codes), ("flags", flags)):
+            if v.dtype.kind not in "iu":
+                raise TypeError(f"SDRTensor {name} must be an integer array, not dtype {v.dtype}")
+        if codes.ndim == 0:
+            raise ValueError("SDRTensor codes must have at least one axis, got a scalar")
+        axis = normalize_axis("axis", self.axis, codes.ndim)
+        g = self.fmt.group_size
+        want = codes.shape[:axis] + (codes.shape[axis] // g,) + codes.shape[axis + 1:]
+        if codes.shape[axis] % g or flags.shape != want:
+            raise ValueError(f"SDRTensor flags have shape {flags.shape}; codes of shape {codes.shape} grouped by "
+                             f"{g} along axis {axis} need {want}")
+        if codes.size:
+            c = int(np.abs(codes.astype(np.int64)).max())
+            if c > self.fmt.max_code:
+                raise ValueError(f"SDRTensor code magnitude {c} exceeds the format's largest code "
+                                 f"{self.fmt.max_code} ({self.fmt.kept_bits} kept bits)")
+            lo, hi = int(flags.min()), int(flags.max())
+            if lo < 0 or hi > self.fmt.max_flag:
+                raise ValueError(f"SDRTensor flag {lo if lo < 0 else hi} is outside [0, {self.fmt.max_flag}] "
+                                 f"({self.fmt.base_bits}-bit base, {self.fmt.kept_bits} kept bits)")
 
     @property
     def shape(self):

@@ -106,3 +106,29 @@ def test_gemm_shape_errors():
         G.gemm_dfree(at, w)
     with pytest.raises(TypeError, match="w must be an SDRTensor, not ndarray"):
         G.gemm_dfree(a, np.zeros((3, 32)))
+
+
+@pytest.mark.parametrize("codes,flags,fmt,axis,exc,msg", [
+    (np.full((2, 4), 9), np.zeros((2, 1)), G.SDRFormat(16, 4, 4), 1, ValueError,
+     r"code magnitude 9 exceeds the format's largest code 7 \(4 kept bits\)"),
+    (np.zeros((2, 4)), np.full((2, 1), 14), G.SDRFormat(16, 4, 4), 1, ValueError,
+     r"flag 14 is outside \[0, 12\] \(16-bit base, 4 kept bits\)"),
+    (np.zeros((2, 4)), np.full((2, 1), -1), G.SDRFormat(16, 4, 4), 1, ValueError, r"flag -1 is outside \[0, 12\]"),
+    (np.zeros((2, 4), np.float32), np.zeros((2, 1)), G.SDRFormat(16, 4, 4), 1, TypeError,
+     "codes must be an integer array, not dtype float32"),
+    (np.zeros((2, 4)), np.zeros((2, 1), np.float64), G.SDRFormat(16, 4, 4), 1, TypeError,
+     "flags must be an integer array, not dtype float64"),
+    (np.zeros((2, 4)), np.zeros((2, 2)), G.SDRFormat(16, 4, 4), 1, ValueError,
+     r"flags have shape \(2, 2\); codes of shape \(2, 4\) grouped by 4 along axis 1 need \(2, 1\)"),
+    (np.zeros((2, 4)), np.zeros((2, 1)), G.SDRFormat(16, 4, 4), 3, ValueError, r"axis must be in \[-2, 1\], not 3"),
+    (np.zeros((2, 4)), np.zeros((2, 1)), "A16", 1, TypeError, "fmt must be an SDRFormat, not 'A16'"),
+])
+def test_hand_built_sdr_tensor_is_checked(codes, flags, fmt, axis, exc, msg):
+    """An SDRTensor with an illegal code, flag, dtype or shape cannot be built, so it never decompresses, packs or
+    multiplies to a wrong value."""
+    if np.asarray(codes).dtype.kind == "f" and np.asarray(codes).dtype != np.float32:
+        codes = np.asarray(codes, np.int64)
+    if np.asarray(flags).dtype.kind == "f" and "flags must be" not in msg:
+        flags = np.asarray(flags, np.int64)
+    with pytest.raises(exc, match=msg):
+        G.SDRTensor(codes, flags, fmt, axis)

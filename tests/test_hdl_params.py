@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """RTL parameters are validated at construction with the golden model's rules and messages."""
 
 import pytest

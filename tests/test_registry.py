@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The unit registry: a unit added with one descriptor is simulated, exported, synthesized and reported with no
 edit anywhere else; descriptor and stimulus errors are clear."""
 

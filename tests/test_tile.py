@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The GEMM tile: its golden model (``golden.tile``) against ``gemm_dfree`` and a plain integer matmul, its errors,
 and the RTL (``hdl.tile.GemmTile``) in-process with amaranth.sim against that golden model, at full rate and with
 random ``valid``/``ready`` gaps on every port (nothing lost, nothing duplicated, no protocol violation)."""
