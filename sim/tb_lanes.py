@@ -18,6 +18,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
+from tb_common import finish
 
 from hdl.unit import unpack_word, words
 
@@ -100,14 +101,7 @@ async def check_against_golden(dut):
             compare(j)
     dt = time.perf_counter() - t0
     vectors = cycles * lanes
-    np.savez(m["dir"] / "results.npz", vectors=vectors, checked=checked, seconds=dt, mismatches=mismatches,
-             first=np.array(shown, dtype=str))
-    for line in shown:
-        dut._log.error(line)
-    if mismatches:
-        raise AssertionError(f"{m['unit']}: {mismatches} of {checked} output values differ from the golden model; "
-                             f"first: {shown[0]}")
-    if checked == 0:
-        raise AssertionError("checked zero vectors")
-    dut._log.info(f"{m['unit']}: {vectors} vectors ({checked} output values) checked against the golden model "
-                  f"in {dt:.2f} s: {vectors / dt:,.0f} vectors/s")
+    failure = mismatches and f"{mismatches} of {checked} output values differ from the golden model"
+    finish(dut, m, checked, shown, failure, "vectors",
+           f"{vectors} vectors ({checked} output values) checked against the golden model in {dt:.2f} s: "
+           f"{vectors / dt:,.0f} vectors/s", vectors=vectors, seconds=dt, mismatches=mismatches)

@@ -94,3 +94,27 @@ def test_tile_one_head_qk(name, trace_set):
     k = trace_set.tensors[f"layer{LAYER:02d}.key"].data
     t = _layer_tokens(q.shape[1], 32)
     _whole_gemm(u, q[0, :t], k[0, :t], ("query", "key"), "qk_head0")
+
+
+def test_stream_bench_catches_a_wrong_expectation(trace_set):
+    """The stream scoreboard is live: one corrupted expected beat fails the cocotb test and is counted; one
+    expected beat too many is counted as lost."""
+    from cocotb_tools.runner import get_results
+    from harness import BUILD, run_stream_bench
+
+    u = get(NAMES[0])
+    beats = u.stimulus(trace_set, 64, seed=5)
+    exp = u.expect(beats)
+    bad = {"y": dict(exp["y"], acc=exp["y"]["acc"].copy())}
+    bad["y"]["acc"][2, 1] ^= 4
+    more = {"y": {k: np.concatenate([v, v[-1:]]) for k, v in exp["y"].items()}}
+    for test_id, expect, key in (("negative", bad, "mismatches"), ("lost", more, "lost")):
+        with pytest.raises(SystemExit):               # the cocotb runner exits when a bench fails under pytest
+            run_stream_bench(u, beats, test_id, expect=expect)
+        build = BUILD / simulator() / f"{u.name}_{test_id}"
+        (xml,) = build.glob("*result*.xml")
+        assert get_results(xml) == (1, 1)
+        res = np.load(build / "results.npz")
+        assert int(res[key]) == 1 and int(res["checked"]) > 0
+    first = np.load(BUILD / simulator() / f"{u.name}_negative" / "results.npz")["first"]
+    assert str(first[0]).startswith("beat 2 of y")
