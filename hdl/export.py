@@ -60,6 +60,8 @@ def main(argv=None):
             print(p)
     except UnitError as e:
         sys.exit(f"export: {e}")
+    except OSError as e:
+        sys.exit(f"export: cannot write to {args.out}: {e.strerror or e}")
     return 0
 
 

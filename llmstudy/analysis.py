@@ -152,7 +152,10 @@ def main(argv=None):
     if trace is None:
         full = settings.full_trace()
         trace = full if full.is_file() else settings.default_trace()
-    ts = traces.load(trace)
+    try:
+        ts = traces.load(trace)
+    except traces.TraceError as e:
+        sys.exit(f"analysis: {e}")
     summ = summary(analyse(ts))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "figure2.md").write_text(report_markdown(summ, ts.meta))

@@ -60,6 +60,12 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="which evaluation window to trace (0 = the first)")
     ap.add_argument("--if-missing", action="store_true", help="do nothing when the output file already loads")
     args = ap.parse_args(argv)
+    if args.layers is not None and min(args.layers) < 0:
+        ap.error(f"--layers {min(args.layers)}: layer indices start at 0")
+    if args.tokens is not None and args.tokens < 1:
+        ap.error(f"--tokens {args.tokens}: expected at least 1")
+    if args.model is not None and not args.model.exists():
+        ap.error(f"--model {args.model}: no such file or folder")
     out = args.out or (settings.full_trace() if args.full else settings.default_trace())
     layers = args.layers if args.layers is not None else (None if args.full else DEFAULT_LAYERS)
     tokens = args.tokens or (1024 if args.full else 256)
@@ -80,7 +86,10 @@ def main(argv=None):
             print(f"capture: {out} holds another capture ({why}); capturing again", file=sys.stderr)
         except traces.TraceError as e:
             print(f"capture: {e}; capturing again", file=sys.stderr)
-    ts = capture(out, layers, tokens, args.model, seed=args.seed)
+    try:
+        ts = capture(out, layers, tokens, args.model, seed=args.seed)
+    except (ValueError, OSError, traces.TraceError) as e:        # bad layers, tokens, seed or model: no traceback
+        sys.exit(f"capture: {e}")
     n = sum(t.data.size for t in ts.tensors.values())
     print(f"capture: {len(ts.tensors)} tensors, {n:,} values from layers {ts.meta['layers'][0]}.."
           f"{ts.meta['layers'][-1]} of {ts.meta['model']} -> {out}")

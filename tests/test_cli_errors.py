@@ -1,0 +1,32 @@
+"""Command-line tools answer a user's mistake with one clear line (the value and what is accepted), never a
+traceback, and before any work starts where the mistake can be seen."""
+
+import pytest
+
+
+def _exit_message(main, argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    code = e.value.code
+    return code if isinstance(code, str) else capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module,argv,msg", [
+    ("hdl.export", ["nope"], "export: unknown unit 'nope'; known units: "),
+    ("hdl.export", ["--out", "/proc/qrazor", "mac_int8x8"], "export: cannot write to /proc/qrazor: "),
+    ("synth.__main__", ["--clock-ns", "abc"], "'abc' is not a number of nanoseconds"),
+    ("synth.__main__", ["--clock-ns", "inf"], "inf ns is outside [0.5, 1000] ns"),
+    ("synth.__main__", ["--table", "nope"], "synth: unknown table(s) ['nope']"),
+    ("synth.__main__", ["mac_int8x8", "nope"], "synth: unknown unit 'nope'"),
+    ("formal.__main__", ["nope"], "formal: unknown proof(s) ['nope']"),
+    ("formal.__main__", ["--jobs", "0"], "formal: --jobs 0: expected at least 1"),
+    ("llmstudy.analysis", ["--trace", "/nonexistent.npz"], "analysis: trace file /nonexistent.npz does not exist"),
+    ("llmstudy.capture", ["--layers", "3", "-1"], "--layers -1: layer indices start at 0"),
+    ("llmstudy.capture", ["--tokens", "0"], "--tokens 0: expected at least 1"),
+    ("llmstudy.capture", ["--model", "/nonexistent.gguf"], "--model /nonexistent.gguf: no such file or folder"),
+])
+def test_cli_error_is_one_clear_line(module, argv, msg, capsys):
+    import importlib
+    main = importlib.import_module(module).main
+    out = _exit_message(main, argv, capsys)
+    assert msg in out and "Traceback" not in out
