@@ -1,6 +1,10 @@
 """`make synth`: synthesize the registered units, write build/synth/report.{md,json} and the charts.
 
-Usage: python -m synth [--liberty FILE] [--clock-ns NS] [--out DIR] [--trace FILE] [--no-fpga] [UNIT ...]
+Usage: python -m synth [--liberty FILE] [--clock-ns NS] [--out DIR] [--trace FILE] [--no-fpga] [--merge]
+                       [--table KEY ...] [UNIT ...]
+
+``--merge`` keeps the results of units not run this time from an existing ``report.json`` in ``--out`` (only if
+it was made with the same liberty and clock), so partial runs add up to one report.
 """
 
 import argparse
@@ -66,6 +70,21 @@ def gate_cycles(unit):
     return min(GATE_CYCLES, max(100, GATE_PRODUCTS // max(1, unit.per)))
 
 
+def _kept_results(path, args, running):
+    """The results of an earlier report that this run keeps: units not in ``running``, same liberty and clock."""
+    if not path.exists():
+        return []
+    try:
+        old = json.loads(path.read_text())
+        meta, res = old["meta"], old["units"]
+    except (OSError, ValueError, KeyError) as e:
+        sys.exit(f"synth: --merge: cannot read {path} ({e}); remove it or run without --merge")
+    if meta.get("liberty") != args.liberty or meta.get("clock_ns") != args.clock_ns:
+        sys.exit(f"synth: --merge: {path} was made with {meta.get('liberty')} at {meta.get('clock_ns')} ns, this "
+                 f"run uses {args.liberty} at {args.clock_ns} ns; results would not compare")
+    return [r for r in res if r.get("name") not in running]
+
+
 def _clock(text):
     try:
         ns = float(text)
@@ -84,6 +103,8 @@ def main(argv=None):
     ap.add_argument("--trace", default=None, help="trace file for switching activity (default: make traces' set)")
     ap.add_argument("--no-fpga", action="store_true", help="skip the iCE40 synthesis and place-and-route")
     ap.add_argument("--table", action="append", help="only the units of this report table (repeatable)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other units' results from the existing report.json (same liberty and clock)")
     ap.add_argument("units", nargs="*", help="default: every registered unit (python -m hdl.export --list)")
     args = ap.parse_args(argv)
     try:
@@ -103,6 +124,7 @@ def main(argv=None):
         sys.exit(f"synth: {e}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    kept = _kept_results(out / "report.json", args, {u.name for u in todo}) if args.merge else []
     results, t0 = [], time.perf_counter()
     for unit in tqdm(todo, desc="synth", unit="unit"):
         try:
@@ -112,6 +134,10 @@ def main(argv=None):
     meta = {"liberty": args.liberty, "clock_ns": args.clock_ns, "seconds": round(time.perf_counter() - t0, 1),
             "activity_trace": {k: ts.meta.get(k) for k in ("model", "text_source", "evaluation_text", "tokens",
                                                             "layers")}}
+    if kept:
+        meta["merged_from_earlier_runs"] = sorted(r["name"] for r in kept)
+        order = {u.name: i for i, u in enumerate(units())}
+        results = sorted(kept + results, key=lambda r: order.get(r["name"], len(order)))
     tmp = out / "report.json.tmp"
     tmp.write_text(json.dumps({"meta": meta, "units": results}, indent=2))
     md = write_report(results, meta, out)

@@ -34,3 +34,21 @@ def test_throughput_counts_two_operations_per_mac():
     assert row[5] == pytest.approx(0.1) and row[6] == "OpenSTA"
     r["gate_level_timed"] = {"power_mw": 256.0}
     assert throughput_rows([r], clock_ns=10.0)[0][5:] == (pytest.approx(0.2), "gate-level timed")
+
+
+def test_merge_keeps_other_units_of_a_comparable_report(tmp_path):
+    import argparse
+    import json
+
+    from synth.__main__ import _kept_results
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"meta": {"liberty": "cells.lib", "clock_ns": 10.0},
+                                "units": [{"name": "a"}, {"name": "b"}]}))
+    args = argparse.Namespace(liberty="cells.lib", clock_ns=10.0)
+    assert _kept_results(path, args, {"a"}) == [{"name": "b"}]
+    assert _kept_results(tmp_path / "none.json", args, {"a"}) == []
+    with pytest.raises(SystemExit, match="made with cells.lib at 10.0 ns, this run uses cells.lib at 5.0 ns"):
+        _kept_results(path, argparse.Namespace(liberty="cells.lib", clock_ns=5.0), {"a"})
+    path.write_text("{")
+    with pytest.raises(SystemExit, match="--merge: cannot read"):
+        _kept_results(path, args, {"a"})
