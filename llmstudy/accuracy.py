@@ -123,7 +123,7 @@ def plot(res, path):
     ax.set_ylabel("perplexity (log)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    settings.write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
     plt.close(fig)
 
 
@@ -143,8 +143,8 @@ def main(argv=None):
     res, meta = sweep(args.schemes, args.windows, args.seq_len, model_path=args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     md = report_markdown(res, meta)
-    (args.out / "table8.md").write_text(md)
-    (args.out / "table8.json").write_text(json.dumps(dict(meta=meta, perplexity=res), indent=1))
+    settings.write_atomic(args.out / "table8.md", md)
+    settings.write_atomic(args.out / "table8.json", json.dumps(dict(meta=meta, perplexity=res), indent=1))
     plot(res, args.out / "table8.png")
     print(md)
     print(f"accuracy: wrote {args.out / 'table8.md'}, table8.json, table8.png")

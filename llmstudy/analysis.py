@@ -138,7 +138,7 @@ def plot(summ, path):
     axes[2].set_title("(c) zero elements before / after 4-bit compression")
     axes[2].legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    settings.write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
     plt.close(fig)
 
 
@@ -158,8 +158,8 @@ def main(argv=None):
         sys.exit(f"analysis: {e}")
     summ = summary(analyse(ts))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "figure2.md").write_text(report_markdown(summ, ts.meta))
-    (args.out / "figure2.json").write_text(json.dumps(dict(meta=ts.meta, stats=summ), indent=1))
+    settings.write_atomic(args.out / "figure2.md", report_markdown(summ, ts.meta))
+    settings.write_atomic(args.out / "figure2.json", json.dumps(dict(meta=ts.meta, stats=summ), indent=1))
     plot(summ, args.out / "figure2.png")
     print(report_markdown(summ, ts.meta))
     print(f"analysis: wrote {args.out / 'figure2.md'}, figure2.json, figure2.png from {trace.name}")

@@ -5,7 +5,7 @@ run through ``make``), overridable with ``QR_BUILD`` (outputs: traces, analysis,
 import os
 from pathlib import Path
 
-__all__ = ["build_dir", "cache_dir", "default_trace", "full_trace"]
+__all__ = ["build_dir", "cache_dir", "default_trace", "full_trace", "write_atomic"]
 
 
 def build_dir(*parts):
@@ -24,3 +24,20 @@ def default_trace():
 def full_trace():
     """Every layer, 1024 tokens (``make traces-full``)."""
     return build_dir("traces", "full.npz")
+
+
+def write_atomic(path, data):
+    """Write ``data`` (text, bytes, or a callable that writes a given path) to ``path`` through a temporary file
+    in the same folder and a rename, so an interrupted run never leaves a partial output a rerun could trust."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        if callable(data):
+            data(tmp)
+        elif isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            tmp.write_text(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

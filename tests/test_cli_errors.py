@@ -30,3 +30,20 @@ def test_cli_error_is_one_clear_line(module, argv, msg, capsys):
     main = importlib.import_module(module).main
     out = _exit_message(main, argv, capsys)
     assert msg in out and "Traceback" not in out
+
+
+def test_outputs_are_written_whole_or_not_at_all(tmp_path):
+    """An interrupted writer leaves neither the output nor its temporary file; a finished one leaves the output."""
+    from llmstudy.settings import write_atomic
+    out = tmp_path / "figure.png"
+
+    def broken(tmp):
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(out, broken)
+    assert list(tmp_path.iterdir()) == []
+    write_atomic(out, lambda tmp: tmp.write_bytes(b"png"))
+    write_atomic(tmp_path / "t.md", "text")
+    assert out.read_bytes() == b"png" and (tmp_path / "t.md").read_text() == "text"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png", "t.md"]
