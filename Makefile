@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy formal
+.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy formal fpga
 
 all: synth
 
@@ -43,6 +43,10 @@ accuracy: $(STAMP)
 ## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
 synth: $(STAMP) traces
 	$(PY) -m synth $(if $(LIBERTY),--liberty $(LIBERTY))
+
+## FPGA figures: iCE40 and ECP5 (with DSP inference and -nodsp) -> build/fpga/report.{md,json}
+fpga: $(STAMP)
+	$(PY) -m synth.fpga
 
 ## Formal proofs with Yosys' SAT solver, every group size 8..128 -> build/formal/report.{md,json}
 ## (make test runs the CI set: tests/test_formal.py)

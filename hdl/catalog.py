@@ -355,7 +355,7 @@ def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None):
                                            w_base=fw.base_bits, w_kept=fw.kept_bits),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
                 parts=DOT_PARTS, per=lanes, bench_lanes=max(1, 64 // lanes), cycles_scale=0.25,
-                flows=frozenset({"gate_level"}), encoder=encoder)
+                flows=frozenset({"gate_level", "ecp5"}), encoder=encoder)
 
 
 def dot_int_unit(name, lanes, a_bits, b_bits, label, doc, table, style="tree", pair=("activation", "weight")):
@@ -391,7 +391,7 @@ def dot_int_unit(name, lanes, a_bits, b_bits, label, doc, table, style="tree", p
     return Unit(name, IntDotProductUnit, dict(lanes=lanes, a_bits=a_bits, b_bits=b_bits, style=style),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
                 parts=DOT_PARTS, per=lanes, bench_lanes=max(1, 64 // lanes), cycles_scale=0.25,
-                flows=frozenset({"gate_level"}))
+                flows=frozenset({"gate_level", "ecp5"}))
 
 
 for _L in DOT_LANES:

@@ -174,7 +174,7 @@ class Unit:
     ``segments(seed) -> [drive, ...]``: exhaustive and corner-case segments.
     ``parts``: submodule (instance name) -> area group; the unit's own cells and any other submodule go to
     ``rest``. ``per``: work items per vector (an encoder's group size, a dot-product unit's lanes), by which
-    the table's per-item figures divide. ``flows``: optional synthesis steps (``"gate_level"``, ``"ice40"``,
+    the table's per-item figures divide. ``flows``: optional synthesis steps (``"gate_level"``, ``"ice40"``, ``"ecp5"``,
     ``"mapping"``). ``paper``: the paper's Table 5 figures for this unit, if it has them. ``encoder``: the
     registered SDR encoder that produces this unit's activation operand (one per activation stream, shared by
     the columns that read it; the report amortizes it).
@@ -193,7 +193,7 @@ class Unit:
     per: int = 1
     bench_lanes: int = 32
     cycles_scale: float = 1.0
-    flows: frozenset = frozenset({"gate_level", "ice40", "mapping"})
+    flows: frozenset = frozenset({"gate_level", "ice40", "ecp5", "mapping"})
     paper: Mapping = None
     encoder: str = None
     protocol: str = "cycle"

