@@ -60,9 +60,10 @@ def ecp5(unit, workdir, dsp=True, place=True, seed=1, component=None):
         try:
             run_tool([YOSYS, "-q", "-s", f"ecp5_{tag}.ys"], work / f"ecp5_{tag}_yosys.log", work)
             break
-        except ToolError:
-            if extra:
-                raise
+        except ToolError as e:
+            if extra:                   # both failed: report it, do not stop the other units
+                return {"lut4": None, "ff": None, "carry": None, "dsp": None, "fmax_mhz": None,
+                        "synth_error": str(e), "mapper": "none"}
             mapper = "abc (abc9 failed)"
     cells = _cells(work / f"ecp5_{tag}_stat.json", name, work / f"ecp5_{tag}_yosys.log")
     res = {"lut4": cells.get("LUT4", 0), "ff": cells.get("TRELLIS_FF", 0), "carry": cells.get("CCU2C", 0),

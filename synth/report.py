@@ -233,13 +233,14 @@ def _ecp5_table(rows):
              "f_max, -nodsp (MHz) |", "|---|---|---|---|---|---|---|---|---|"]
 
     def fmax(e):
-        return (f"{e['fmax_mhz']:.1f}" if e.get("fmax_mhz") else "P&R failed" if "pnr_error" in e
+        return (f"{e['fmax_mhz']:.1f}" if e.get("fmax_mhz") else "synthesis failed" if "synth_error" in e
+                else "P&R failed" if "pnr_error" in e
                 else "I/O > package" if "pnr_skipped" in e else "combinational")
     for r in fp:
         d, n = r["ecp5"], r["ecp5_nodsp"]
         mark = " (ABC)" if "abc9" not in n.get("mapper", "abc9") else ""
-        lines.append(f"| {r['label']} | {d['lut4']} | {d['ff']} | {d['carry']} | {d['dsp']} | {fmax(d)} | "
-                     f"{n['lut4']}{mark} | {n['carry']} | {fmax(n)} |")
+        lines.append(f"| {r['label']} | {_f(d['lut4'])} | {_f(d['ff'])} | {_f(d['carry'])} | {_f(d['dsp'])} | "
+                     f"{fmax(d)} | {_f(n['lut4'])}{mark} | {_f(n['carry'])} | {fmax(n)} |")
     return lines
 
 
