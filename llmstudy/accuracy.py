@@ -137,7 +137,12 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=settings.build_dir("accuracy"))
     args = ap.parse_args(argv)
     for s in args.schemes:
-        llm.scheme(s)
+        try:
+            llm.scheme(s)
+        except ValueError as e:
+            ap.error(str(e))
+    if args.model is not None and not args.model.exists():
+        ap.error(f"--model {args.model}: no such file or folder")
     if args.windows < 1 or args.seq_len < 2:
         ap.error(f"need at least 1 window of at least 2 tokens, not {args.windows} x {args.seq_len}")
     res, meta = sweep(args.schemes, args.windows, args.seq_len, model_path=args.model)
