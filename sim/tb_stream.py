@@ -24,6 +24,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 from tb_common import finish
 
+from hdl.insim import compare_beats
+
 CLOCK_NS = 10
 SHOW = 8
 DRAIN = 32            # cycles after the last expected beat in which an extra beat would be caught
@@ -102,18 +104,12 @@ async def check_streams(dut):
             after += 1
     dt = time.perf_counter() - t0
 
-    checked, bad, lost, extra = 0, [], 0, 0
-    for n in outs:
-        lost += max(0, len(want[n]) - len(got[n]))
-        extra += max(0, len(got[n]) - len(want[n]))
-        for j, (a, b) in enumerate(zip(want[n], got[n])):
-            checked += 1
-            if a != b:
-                bad.append(f"beat {j} of {n}: expected {a:#x}, got {b:#x}")
+    checked, count, first, lost, extra = compare_beats(want, got, SHOW)     # the in-process checker's comparison
+    shown = [f"beat {j} of {n}: expected {a:#x}, got {b:#x}" for j, n, a, b in first]
     consumed = sum(idx.values())
-    failure = (bad or lost or extra or protocol) and (f"{len(bad)} of {checked} output beats differ, {lost} lost, "
-                                                      f"{extra} extra, {protocol} protocol violations")
-    finish(dut, m, checked, bad[:SHOW], failure, "output beats",
+    failure = (count or lost or extra or protocol) and (f"{count} of {checked} output beats differ, {lost} lost, "
+                                                        f"{extra} extra, {protocol} protocol violations")
+    finish(dut, m, checked, shown, failure, "output beats",
            f"{checked} output beats checked, {consumed} input beats in {cycles} cycles, {dt:.2f} s: "
-           f"{cycles / dt:,.0f} cycles/s", mismatches=len(bad), lost=lost, extra=extra, protocol=protocol,
+           f"{cycles / dt:,.0f} cycles/s", mismatches=count, lost=lost, extra=extra, protocol=protocol,
            cycles=cycles, consumed=consumed, seconds=dt)
