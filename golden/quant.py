@@ -15,7 +15,7 @@ from .validate import check_float_array, check_int_param, normalize_axis
 
 __all__ = [
     "qmax", "absmax", "absmax_scale", "quantize", "dequantize", "Calibrator", "int_dtype", "rtn_groupwise",
-    "rtn_dequantize",
+    "rtn_dequantize", "narrow",
 ]
 
 MIN_BITS, MAX_BITS = 2, 32
@@ -165,3 +165,15 @@ def rtn_dequantize(q, scale, group_size, axis=-1):
     s = np.repeat(np.asarray(scale, np.float64), group_size, axis=axis)
     s = np.take(s, np.arange(np.shape(q)[axis]), axis=axis)
     return np.asarray(q).astype(np.float64) * s
+
+
+def narrow(x, from_bits, to_bits):
+    """Base integers of ``from_bits`` rounded to ``to_bits``: the top bits, round half away from zero,
+    saturating at ``+-qmax(to_bits)``; ``x * 2**(from_bits - to_bits)`` is what they stand for. How a narrower
+    INT unit (INT 8x8 on A16 data) sees the same data at its own precision."""
+    x = np.asarray(x, np.int64)
+    if to_bits >= from_bits:
+        return x
+    sh = from_bits - to_bits
+    q = qmax(to_bits)
+    return np.clip(np.sign(x) * ((np.abs(x) + (1 << (sh - 1))) >> sh), -q, q)

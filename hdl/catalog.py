@@ -11,6 +11,8 @@ import itertools
 import numpy as np
 
 import golden as G
+import golden.dmq as GDMQ
+from golden.quant import narrow
 from golden.streams import BASE_BITS, SyntheticSource, check_pair, from_signmag, signmag
 
 from .fp16_mac import FP16MAC
@@ -29,6 +31,7 @@ DECODER_TABLE = Table("decoder", "SDR decoders", 40)
 
 # Area groups of the paper's Table 5 (a submodule instance name -> its group).
 MUL, SHIFT, FPADD, REGS = "multiplier", "shifters", "FP align/add/normalize/round", "registers + accumulator"
+SCALE, DIVIDE = "scale multipliers", "dividers"
 MAC_PARTS = {"multiplier": MUL, "shifter": SHIFT, "decoder_a": SHIFT, "decoder_w": SHIFT, "fma": FPADD}
 
 # The paper's Table 5 (Synopsys DC, industrial LP 65 nm): area um^2 by group, total, power mW.
@@ -47,17 +50,6 @@ def accumulating(product, width=G.ACC_WIDTH):
     def golden(d):
         return {"acc": G.accumulate(product(d), d["load"], d["en"], width=width)}
     return golden
-
-
-def narrow(x, from_bits, to_bits):
-    """Base integers of ``from_bits`` rounded to ``to_bits`` (the top bits, round half away, saturating), so a
-    narrower unit sees the same data at its own precision."""
-    x = np.asarray(x, np.int64)
-    if to_bits >= from_bits:
-        return x
-    sh = from_bits - to_bits
-    q = (1 << (to_bits - 1)) - 1
-    return np.clip(np.sign(x) * ((np.abs(x) + (1 << (sh - 1))) >> sh), -q, q)
 
 
 def _en_gaps(drive, seed, p=0.1):
@@ -274,7 +266,9 @@ for _g in G.GROUP_SIZES:
                      f"SDR encoder, A16 -> 4 bits, group of {_g}"))
 register(encoder("sdr_encoder_a16k4_g16_pipe", A4, "activation", "A16 -> 4 bits, g=16, registered",
                  "SDR encoder, A16 -> 4 bits, registered outputs", pipeline=True))
-register(encoder("sdr_encoder_a16k8_g16", A8, "activation", "A16 -> 8 bits, g=16", "SDR encoder, A16 -> 8 bits (W4A8)"))
+for _g in G.GROUP_SIZES:
+    register(encoder(f"sdr_encoder_a16k8_g{_g}", A8.with_group(_g), "activation", f"A16 -> 8 bits, g={_g}",
+                     f"SDR encoder, A16 -> 8 bits (W4A8), group of {_g}"))
 register(encoder("sdr_encoder_w8k4_g16", W4, "weight", "W8 -> 4 bits, g=16", "SDR encoder, W8/KV8 -> 4 bits"))
 
 
@@ -410,11 +404,130 @@ for _L in DOT_LANES:
             register(dot_dfree_unit(f"dot16_w4a4_g{_g}", 16, _g, A4, W4, f"QRazor W4A4, g={_g}",
                                     f"QRazor W4A4 dot-product unit, 16 lanes, group {_g}", _t,
                                     encoder=f"sdr_encoder_a16k4_g{_g}"))
+        register(dot_dfree_unit("dot16_w4a8_g8", 16, 8, A8, W4, "QRazor W4A8, g=8",
+                                "QRazor W4A8 dot-product unit, 16 lanes, group 8: two shifts per cycle", _t,
+                                encoder="sdr_encoder_a16k8_g8"))
         register(dot_int_unit("dot16_int16x8_merged", 16, 16, 8, "INT 16x8, merged",
                               "INT 16x8 dot-product unit, 16 lanes, one sum of products", _t, style="merged"))
         register(dot_int_unit("dot16_int8x8_merged", 16, 8, 8, "INT 8x8, merged",
                               "INT 8x8 dot-product unit, 16 lanes, one sum of products", _t, style="merged"))
 
+
+
+# ---------------------------------------------------------------- dynamic max-scaled quantization (Sec. 4.2)
+
+DMQ_A4, DMQ_W4 = GDMQ.A16_DMQ4, GDMQ.W8_DMQ4
+
+
+def dmq_corner_groups(fmt):
+    """All zero, the most negative value, all maximum, all -1, and for scales ``m`` from 1 to the largest
+    (small ones, powers of two and their neighbours) a group led by ``m`` sweeping magnitudes ``0..m`` of both
+    signs, so every rounding tie ``2*Q*mag = (2k-1)*m`` that exists for that ``m`` is hit."""
+    g, hi = fmt.group_size, fmt.max_mag
+    groups = [np.clip(np.array([[0] * g, [-(hi + 1)] + [1] * (g - 1), [hi] * g, [-1] * g]), -(hi + 1), hi)]
+    if g > 1:
+        ms = sorted({*range(1, 33), *(v for b in range(5, fmt.base_bits) for v in ((1 << b) - 1, 1 << b, (1 << b) + 1)),
+                     14 * 7, 2 * fmt.qmax * 3} - {0})
+        for mm in (v for v in ms if v <= hi):
+            span = np.concatenate([np.arange(0, mm + 1), -np.arange(1, mm + 1)])
+            if span.size > 4 * (g - 1):                        # large m: the ties and a sample, not every value
+                q = fmt.qmax
+                ties = [(2 * k - 1) * mm // (2 * q) + d for k in range(1, q + 1) for d in (0, 1)]
+                span = np.unique(np.clip(np.array(ties + list(np.linspace(0, mm, 2 * (g - 1), dtype=np.int64))), 0, mm))
+                span = np.concatenate([span, -span])
+            rows = np.resize(span, (-(-span.size // (g - 1))) * (g - 1)).reshape(-1, g - 1)
+            groups.append(np.concatenate([np.full((rows.shape[0], 1), mm), rows], axis=1))
+    return np.concatenate(groups).astype(np.int64)
+
+
+def dmq_encoder(name, fmt, role, label, doc):
+    """``DMQEncoder`` of one group of ``fmt.group_size`` base integers of ``role`` per cycle."""
+    from .dmq import DMQEncoder
+    g = fmt.group_size
+
+    def golden(d):
+        t = GDMQ.dmq_compress(d["x"], fmt, axis=1)
+        return {"codes": signmag(t.codes, fmt), "scale": t.scales[:, 0].astype(np.int64), "o_valid": d["i_valid"]}
+
+    def stimulus(source, cycles, seed):
+        x = source.groups(role, g, cycles, seed)
+        return {"x": x, "i_valid": np.ones(len(x), np.int64)}
+
+    def segments(seed):
+        x = dmq_corner_groups(fmt)
+        return [{"x": x, "i_valid": np.ones(len(x), np.int64)}]
+
+    return Unit(name, DMQEncoder, dict(group_size=g, base_bits=fmt.base_bits, kept_bits=fmt.kept_bits),
+                golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=ENCODER_TABLE,
+                parts={f"divide{i}": DIVIDE for i in range(g)}, rest="encoder", per=g, bench_lanes=8,
+                cycles_scale=4 / g, flows=frozenset({"ice40"}))
+
+
+def dot_dmq_unit(name, lanes, g, label, doc, table, encoder=None):
+    """``DMQDotProductUnit``: INT4 codes of W8 and A16 base data, one scale multiplication per group and cycle."""
+    from .dmq import DMQDotProductUnit
+    sub = max(1, lanes // g)
+    per = lanes // sub
+    fa, fw = DMQ_A4.with_group(g), DMQ_W4.with_group(g)
+    align = int(np.lcm(lanes, g))
+    width = 40
+
+    def golden(d):
+        step = GDMQ.dot_dmq(from_signmag(d["a"], fa), d["sa"], from_signmag(d["w"], fw), d["sw"], fa, fw)
+        return {"acc": G.accumulate(step, d["load"], d["en"], width=width)}
+
+    def stimulus(source, cycles, seed):
+        st = source.dot_stream(("activation", "weight"), cycles * lanes, seed, align=align)
+        a, w = GDMQ.dmq_compress(st["a"], fa), GDMQ.dmq_compress(st["b"], fw)
+        n, load = _dot_lanes(st, lanes)
+        return {"a": signmag(a.codes, fa).reshape(n, lanes), "w": signmag(w.codes, fw).reshape(n, lanes),
+                "sa": a.scales_per_element().reshape(n, sub, per)[:, :, 0].astype(np.int64),
+                "sw": w.scales_per_element().reshape(n, sub, per)[:, :, 0].astype(np.int64),
+                "en": np.ones(n, np.int64), "load": load}
+
+    def segments(seed):
+        rng = np.random.default_rng(seed)
+        q = fa.qmax
+        codes = _grid(range(-q, q + 1), range(-q, q + 1))
+        rows = -(-len(codes) // lanes)
+        codes = np.resize(codes, (rows * lanes, 2)).reshape(rows, lanes, 2)
+        scales = _grid((0, 1, 2, 3, 1 << 14, fa.max_mag - 1, fa.max_mag), (0, 1, 2, 64, fw.max_mag - 1, fw.max_mag))
+        a, w, s1, s2 = [], [], [], []
+        for k in range(len(scales)):           # every code pair in some lane under every corner scale pair
+            a.append(codes[:, :, 0])
+            w.append(codes[:, :, 1])
+            pair = scales[(k + np.arange(sub)) % len(scales)]
+            s1.append(np.broadcast_to(pair[:, 0], (rows, sub)))
+            s2.append(np.broadcast_to(pair[:, 1], (rows, sub)))
+        a, w, s1, s2 = (np.concatenate(x) for x in (a, w, s1, s2))
+        n = len(a)
+        exhaustive = {"a": signmag(a, fa), "w": signmag(w, fw), "sa": s1, "sw": s2, "en": np.ones(n, np.int64),
+                      "load": np.ones(n, np.int64)}
+        m = 600                                                 # all lanes at +-Q with the largest scales: wraps
+        sign = np.where(np.arange(m) < m // 2, 1, -1)[:, None]
+        corner = {"a": signmag(np.broadcast_to(q * sign, (m, lanes)), fa), "w": signmag(np.full((m, lanes), q), fw),
+                  "sa": np.full((m, sub), fa.max_mag), "sw": np.full((m, sub), fw.max_mag),
+                  "en": np.ones(m, np.int64), "load": (np.arange(m) % (m // 2) == 0).astype(np.int64)}
+        r = 400                                                 # random codes and scales, accumulated
+        rand = {"a": signmag(rng.integers(-q, q + 1, (r, lanes)), fa),
+                "w": signmag(rng.integers(-q, q + 1, (r, lanes)), fw),
+                "sa": rng.integers(0, fa.max_mag + 1, (r, sub)), "sw": rng.integers(0, fw.max_mag + 1, (r, sub)),
+                "en": np.ones(r, np.int64), "load": (np.arange(r) % 8 == 0).astype(np.int64)}
+        return [exhaustive, corner, rand, _en_gaps(stimulus(SyntheticSource(), 400, seed + 1), seed)]
+
+    return Unit(name, DMQDotProductUnit, dict(lanes=lanes, group_size=g, acc_width=width),
+                golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
+                parts={**DOT_PARTS, "scales": SCALE, "scaler": SCALE}, per=lanes, bench_lanes=max(1, 64 // lanes),
+                cycles_scale=0.25, flows=frozenset({"gate_level", "ecp5"}), encoder=encoder)
+
+
+for _g in G.GROUP_SIZES:
+    register(dmq_encoder(f"dmq_encoder_a16k4_g{_g}", DMQ_A4.with_group(_g), "activation",
+                         f"DMQ A16 -> INT4, g={_g}", f"Dynamic absmax quantizer (DMQ), A16 -> INT4, group of {_g}"))
+for _g in (8, 16):
+    register(dot_dmq_unit(f"dot16_dmq_w4a4_g{_g}", 16, _g, f"DMQ INT4 W4A4, g={_g}",
+                          f"DMQ INT4 dot-product unit, 16 lanes, group {_g}: 3x3 products, a scale multiply per group",
+                          dot_table(16, merged=True), encoder=f"dmq_encoder_a16k4_g{_g}"))
 
 # ---------------------------------------------------------------- GEMM tiles (stream units)
 

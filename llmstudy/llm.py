@@ -14,8 +14,14 @@ attention, after the rotary embedding. Embeddings, norms, softmax and ``lm_head`
   linear inputs per token along the input features, weights per output channel along the input features,
   Q/K/V per token and head along the head dimension (groups are capped at the head dimension, 64 for
   SmolLM2, so KV "g=128" uses 64-element groups; a row not a multiple of g ends in a short group);
-* RTN INT4: group-wise round-to-nearest with an FP16 scale per group of 128 (dynamic for activations and
-  Q/K/V, capped at the head dimension like QRazor).
+* RTN INT4: group-wise round-to-nearest with an FP16 scale per group (dynamic for activations and Q/K/V,
+  capped at the head dimension like QRazor), at g = 8..512: the same g as QRazor, and the g at which RTN spends
+  the same bits per element (its 16-bit scale per group against QRazor's 4-bit flag);
+* DMQ INT4: what the hardware of ``hdl.dmq`` computes (``golden.dmq``): the base integers (W8, A16) quantized to
+  INT4 with their group's absolute maximum as an integer scale, exact round half up; dynamic for activations.
+
+The reference model is the **Q4_1-dequantized** SmolLM2 (its linear weights were already rounded to 4 bits in
+groups of 32 by the GGUF export), not a float16 checkpoint: scheme ``float`` means "this reference unchanged".
 
 The fake-quantized value of every tensor is computed by the golden model itself (NumPy, float64), so the
 forward pass computes exactly what the golden model computes; ``tests/test_llm.py`` checks it on real tensors.
@@ -29,14 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import quant, sdr
+from golden import dmq, quant, sdr
 
 from .text import CALIBRATION, EVALUATION, SOURCE, novel_text
 from .traces import KINDS, SITE
 
 __all__ = [
     "Scheme", "SCHEMES", "scheme", "default_model_path", "load_model", "token_windows", "QuantizedModel",
-    "perplexity",
+    "perplexity", "evaluate", "sentence_final_words", "RTN_GROUPS",
 ]
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -44,12 +50,14 @@ LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 QKV = ("query", "key", "value")
 W_BITS, A_BITS, KV_BITS = (KINDS[k][0] for k in ("weight", "input", "key"))     # base precisions
 RTN_BITS, RTN_GROUP = 4, 128
+RTN_GROUPS = (8, 16, 32, 64, 128, 256, 512)     # equal g with QRazor (8..128) and equal bits (32..512)
 
 
 @dataclass(frozen=True)
 class Scheme:
-    """One quantization configuration. ``weights``: float | w8 | w4 | rtn4; ``acts``: float | a16 | a4 | a8 |
-    rtn4; ``kv``: float | kv8 | kv4 | rtn4; ``group``: the SDR (or RTN) group size."""
+    """One quantization configuration. ``weights``: float | w8 | w4 | rtn4 | dmq4; ``acts``: float | a16 | a4 |
+    a8 | rtn4 | dmq4 | i8 (the A16 integers narrowed to INT8, as the INT 8x8 unit sees them); ``kv``: float |
+    kv8 | kv4 | rtn4; ``group``: the SDR (RTN, DMQ) group size."""
     name: str
     weights: str = "float"
     acts: str = "float"
@@ -57,33 +65,61 @@ class Scheme:
     group: int = 0
 
     def __post_init__(self):
-        choices = (("weights", ("float", "w8", "w4", "rtn4")), ("acts", ("float", "a16", "a4", "a8", "rtn4")),
+        choices = (("weights", ("float", "w8", "w4", "rtn4", "dmq4")),
+                   ("acts", ("float", "a16", "a4", "a8", "rtn4", "dmq4", "i8")),
                    ("kv", ("float", "kv8", "kv4", "rtn4")))
         for field, allowed in choices:
             if getattr(self, field) not in allowed:
                 raise ValueError(f"{field} must be one of {allowed}, not {getattr(self, field)!r}")
-        sdr_or_rtn = {self.weights, self.acts, self.kv} & {"w4", "a4", "a8", "kv4", "rtn4"}
+        sdr_or_rtn = {self.weights, self.acts, self.kv} & {"w4", "a4", "a8", "kv4", "rtn4", "dmq4"}
         if sdr_or_rtn and self.group <= 0:
             raise ValueError(f"scheme {self.name!r} compresses data, so it needs a group size, not {self.group}")
 
     @property
     def effective_bits(self):
-        """Bits per weight element, counting the group's flag (QRazor) or FP16 scale (RTN)."""
-        if self.weights == "w4":
-            return 4 + sdr.FLAG_BITS / self.group
-        if self.weights == "rtn4":
-            return 4 + 16 / self.group
-        return {"w8": 8, "float": 32}[self.weights]
+        """Bits per weight element, counting the group's flag (QRazor), FP16 scale (RTN) or integer scale (DMQ:
+        7 bits, the largest W8 magnitude)."""
+        if self.weights == "dmq4":
+            return 4 + dmq.W8_DMQ4.scale_bits / self.group
+        return _bits(self.weights, self.group)
+
+    @property
+    def act_bits(self):
+        """Bits per activation element of the linear layers, counting the group's flag or scale."""
+        if self.acts == "dmq4":
+            return 4 + dmq.A16_DMQ4.scale_bits / self.group
+        return _bits(self.acts, self.group)
+
+    @property
+    def family(self):
+        """``(label, g)``: the scheme's name without its group size (``("RTN W4A4", 64)``)."""
+        head, _, g = self.name.rpartition(" g")
+        return (head, int(g)) if head and g.isdigit() else (self.name, 0)
+
+
+def _bits(kind, g):
+    """Storage bits per element of a tensor kind: the code plus its share of the group's flag or scale
+    (QRazor 4-bit flag, RTN FP16 scale, DMQ integer scale: 7 bits for W8 weights, 15 for A16 activations)."""
+    per_group = {"w4": sdr.FLAG_BITS, "a4": sdr.FLAG_BITS, "a8": sdr.FLAG_BITS, "rtn4": 16}
+    if kind in per_group:
+        return (8 if kind == "a8" else 4) + per_group[kind] / g
+    return {"w8": 8, "a16": 16, "i8": 8, "float": 32}[kind]
 
 
 def _schemes():
-    out = [Scheme("float"), Scheme("W8A16", "w8", "a16"), Scheme("W8A16KV8", "w8", "a16", "kv8")]
+    out = [Scheme("float"), Scheme("W8A16", "w8", "a16"), Scheme("W8A16KV8", "w8", "a16", "kv8"),
+           Scheme("W8A8", "w8", "i8")]
     for kv in ("", "KV4"):
         for a in ("4", "8"):
             for g in sdr.GROUP_SIZES:
                 out.append(Scheme(f"W4A{a}{kv} g{g}", "w4", f"a{a}", "kv4" if kv else "float", g))
-    out += [Scheme("RTN W4A4 g128", "rtn4", "rtn4", "float", RTN_GROUP),
-            Scheme("RTN W4A4KV4 g128", "rtn4", "rtn4", "rtn4", RTN_GROUP)]
+    for g in sdr.GROUP_SIZES:                         # the loss decomposed: weights only, activations only
+        out.append(Scheme(f"W4A16 g{g}", "w4", "a16", "float", g))
+        out.append(Scheme(f"W8A4 g{g}", "w8", "a4", "float", g))
+    out += [Scheme(f"RTN W4A4 g{g}", "rtn4", "rtn4", "float", g) for g in RTN_GROUPS]
+    out += [Scheme("RTN W4A4KV4 g128", "rtn4", "rtn4", "rtn4", RTN_GROUP),
+            Scheme("RTN W4A16 g128", "rtn4", "a16", "float", RTN_GROUP)]     # the common weight-only W4 reference
+    out += [Scheme(f"DMQ W4A4 g{g}", "dmq4", "dmq4", "float", g) for g in sdr.GROUP_SIZES]
     return {s.name: s for s in out}
 
 
@@ -172,6 +208,8 @@ def fq_weight(w, sch):
         return _rtn(w, 1, sch.group), None
     s = quant.absmax_scale(w, W_BITS, channel_axis=0)
     q = quant.quantize(w, s, W_BITS, channel_axis=0)
+    if sch.weights == "dmq4":
+        return dmq.dmq_razor(q, dmq.W8_DMQ4.with_group(sch.group), axis=1) * s[:, None], None
     if sch.weights == "w4":
         q = sdr.razor(q, sdr.W8_K4.with_group(sch.group), axis=1)
     return quant.dequantize(q, s, channel_axis=0), (q, s)
@@ -184,6 +222,10 @@ def fq_act(x, scale, sch):
     if sch.acts == "rtn4":
         return _rtn(x, -1, sch.group)
     q = quant.quantize(x, scale, A_BITS)
+    if sch.acts == "i8":
+        return quant.narrow(q, A_BITS, 8).astype(np.float64) * (scale * (1 << (A_BITS - 8)))
+    if sch.acts == "dmq4":
+        return dmq.dmq_razor(q, dmq.A16_DMQ4.with_group(sch.group), axis=-1) * scale
     if sch.acts in ("a4", "a8"):
         fmt = sdr.A16_K4 if sch.acts == "a4" else sdr.A16_K8
         q = sdr.razor(q, fmt.with_group(sch.group), axis=-1)
@@ -340,28 +382,79 @@ class QuantizedModel:
             self.mode, self.capture_layers = "run", ()
         return self.captured
 
-    def nll(self, ids):
-        """Sum of next-token negative log-likelihoods and their count for windows ``ids`` (batch, seq)."""
+    def token_scores(self, ids):
+        """Per predicted token of windows ``ids`` (batch, seq): the negative log-likelihood and whether the
+        greedy (argmax) prediction is the token, both (batch, seq - 1); entry ``j`` predicts token ``j + 1``."""
         torch = self.torch
         logits = self.forward_logits(ids)
         target = torch.as_tensor(ids)[:, 1:]
         lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
-        return float(-lp.gather(-1, target[..., None]).sum()), int(target.numel())
+        nll = -lp.gather(-1, target[..., None])[..., 0]
+        hit = lp.argmax(dim=-1) == target
+        return nll.numpy(), hit.numpy()
+
+    def nll(self, ids):
+        """Sum of next-token negative log-likelihoods and their count for windows ``ids`` (batch, seq)."""
+        nll, _ = self.token_scores(ids)
+        return float(nll.sum()), int(nll.size)
+
+
+def evaluate(qm, windows, sch, words=None, progress=None):
+    """Scheme ``sch`` on token ``windows`` (one forward pass each): ``{"perplexity": running-text perplexity}``
+    and, with ``words`` (``sentence_final_words``), the LAMBADA-style last-word metrics on the same passes:
+    ``last_word_acc`` (every token of the sentence's last word is the greedy prediction, teacher-forced),
+    ``last_word_ppl`` (``exp`` of the words' summed token NLL per word) and ``last_words`` (their count)."""
+    qm.scheme = sch
+    total, count, wl, wacc, nw = 0.0, 0, 0.0, 0, 0
+    try:
+        for i, w in enumerate(windows):
+            nll, hit = qm.token_scores(w[None, :])
+            total, count = total + float(nll.sum()), count + nll.size
+            for a, b in (words[i] if words is not None else ()):
+                wl += float(nll[0, a - 1:b - 1].sum())
+                wacc += bool(hit[0, a - 1:b - 1].all())
+                nw += 1
+            if progress:
+                progress.update(1)
+    finally:
+        qm.scheme = SCHEMES["float"]
+    if not math.isfinite(total):
+        raise FloatingPointError(f"scheme {sch.name}: the log-likelihood is not finite")
+    out = {"perplexity": math.exp(total / count)}
+    if nw:
+        out.update(last_word_acc=wacc / nw, last_word_ppl=math.exp(wl / nw), last_words=nw)
+    return out
 
 
 def perplexity(qm, windows, sch, progress=None):
     """Perplexity of the model under scheme ``sch`` over token ``windows`` (one window per forward pass)."""
-    qm.scheme = sch
-    total, count = 0.0, 0
+    return evaluate(qm, windows, sch, progress=progress)["perplexity"]
+
+
+_ABBREVIATIONS = {"Mr", "Mrs", "Dr", "St", "Esq", "Messrs", "Col", "Capt", "Rev"}
+
+
+def sentence_final_words(tokenizer, windows):
+    """For each window, the token ranges ``(a, b)`` (tokens ``a .. b-1``) of every sentence's last word: a
+    run of letters directly followed by ``.``, ``!`` or ``?`` that starts and ends on token boundaries, is not
+    an abbreviation (``Mr.``) and has at least one token of context before it (``a >= 1``)."""
+    import re
+    out = []
     for w in windows:
-        s, n = qm.nll(w[None, :])
-        total, count = total + s, count + n
-        if progress:
-            progress.update(1)
-    qm.scheme = SCHEMES["float"]
-    if not math.isfinite(total):
-        raise FloatingPointError(f"scheme {sch.name}: the log-likelihood is not finite")
-    return math.exp(total / count)
+        pieces = [tokenizer.decode([int(t)]) for t in w]
+        starts = np.cumsum([0] + [len(p) for p in pieces])
+        text = "".join(pieces)
+        at = {int(c): j for j, c in enumerate(starts)}
+        ranges = []
+        for m in re.finditer(r"(?<![A-Za-z'])([A-Za-z]+)(?=[.!?])", text):
+            a, b = at.get(m.start(1)), at.get(m.end(1))
+            if a is None and m.start(1) > 0 and text[m.start(1) - 1].isspace():
+                a = at.get(m.start(1) - 1)                     # the word's token carries the space before it
+            if m.group(1) in _ABBREVIATIONS or a is None or b is None or a < 1:
+                continue
+            ranges.append((a, b))
+        out.append(ranges)
+    return out
 
 
 def text_windows(tokenizer, which, seq_len, count):

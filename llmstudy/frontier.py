@@ -1,0 +1,189 @@
+"""The accuracy-cost frontier: ``python -m llmstudy.frontier`` (``make frontier``).
+
+For every scheme that has hardware here, its accuracy on the real LLM (``build/accuracy/table8.json``, from
+``make accuracy``) against the silicon it needs (``build/synth/report.json``, from ``make synth``: OSU 0.18 um,
+the same flow for every unit), per lane of a 16-lane dot-product unit:
+
+* area per lane = the dot-product unit's area / 16 + the activation quantizer's area per element / N, with the
+  quantizer (SDR encoder, DMQ quantizer) shared by N = 16 columns that read the same activations (the report's
+  convention; INT baselines need none);
+* energy per MAC = the unit's power (timed gate-level simulation on real traces where the flow ran it, else
+  OpenSTA with real-trace activity) x the clock period / 16, plus the quantizer's share the same way.
+
+Schemes and their hardware: QRazor W4A4 / W4A8 on ``dot16_w4a4*`` / ``dot16_w4a8*`` with ``sdr_encoder_*``; DMQ
+W4A4 on ``dot16_dmq_w4a4_*`` with ``dmq_encoder_*``; W8A8 on INT 8x8; W8A16 on INT 16x8 (the smaller of the tree
+and merged styles); the reference on the FP16 MAC (one lane; its accuracy is the float32 forward pass, FP16
+rounding is not simulated). For g >= 16 the dot-product units of one family are the same circuit (one flag or
+scale per cycle); where a g has no unit of its own, its g = 16 unit stands for it (marked). Writes
+``build/frontier/frontier.{md,json,png}``; the Pareto front (nothing both cheaper and more accurate) is marked.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import settings
+
+__all__ = ["points", "pareto", "report_markdown", "main", "COLUMNS"]
+
+COLUMNS = 16
+GROUPS = (8, 16, 32, 64, 128)
+
+
+def _candidates():
+    """``(scheme, family, dot-product unit names in order of preference, quantizer unit or None)``."""
+    out = []
+    for g in GROUPS:
+        out.append((f"W4A4 g{g}", "QRazor W4A4", [f"dot16_w4a4_g{g}", "dot16_w4a4"], f"sdr_encoder_a16k4_g{g}"))
+        out.append((f"W4A8 g{g}", "QRazor W4A8", [f"dot16_w4a8_g{g}", "dot16_w4a8"], f"sdr_encoder_a16k8_g{g}"))
+        out.append((f"DMQ W4A4 g{g}", "DMQ INT4 W4A4", [f"dot16_dmq_w4a4_g{g}", "dot16_dmq_w4a4_g16"],
+                    f"dmq_encoder_a16k4_g{g}"))
+    out.append(("W8A8", "INT 8x8", ["dot16_int8x8", "dot16_int8x8_merged"], None))
+    out.append(("W8A16", "INT 16x8", ["dot16_int16x8", "dot16_int16x8_merged"], None))
+    out.append(("float", "FP16 MAC", ["mac_fp16"], None))
+    return out
+
+
+def _power(r):
+    t = r.get("gate_level_timed")
+    return (t["power_mw"], "gate-level timed") if t else (r["power_mw"], "OpenSTA")
+
+
+def points(acc, synth):
+    """One point per scheme whose accuracy and hardware are both in the reports."""
+    res = acc["results"]
+    units = {u["name"]: u for u in synth["units"]}
+    clock = synth["meta"].get("clock_ns", 10.0)
+    out = []
+    for scheme, family, dots, enc in _candidates():
+        if scheme not in res:
+            continue
+        have = [units[d] for d in dots if d in units]
+        if not have:
+            continue
+        if family.startswith("INT"):
+            dot = min(have, key=lambda u: u["area_um2"])
+        else:
+            dot = have[0]
+        if enc is not None and enc not in units:
+            continue
+        lanes = dot.get("per") or 1
+        mw, src = _power(dot)
+        area = dot["area_um2"] / lanes
+        energy = mw * clock / lanes                                  # mW x ns = pJ, per lane and cycle
+        q_area = q_energy = 0.0
+        if enc is not None:
+            e = units[enc]
+            per = e.get("per") or 1
+            q_area = e["area_um2"] / per / COLUMNS
+            q_energy = e["power_mw"] * clock / per / COLUMNS
+        out.append(dict(scheme=scheme, family=family, unit=dot["name"], quantizer=enc,
+                        stand_in=dot["name"] != dots[0] and not family.startswith("INT"),
+                        perplexity=res[scheme]["perplexity"], last_word_acc=res[scheme].get("last_word_acc"),
+                        area_per_lane=area + q_area, quantizer_area_per_lane=q_area,
+                        energy_pj_per_mac=energy + q_energy, quantizer_energy_pj=q_energy, power_source=src))
+    return out
+
+
+def pareto(pts, cost):
+    """Names of the points no other point beats on both ``cost`` and perplexity (lower is better for both)."""
+    front = set()
+    for p in pts:
+        if not any(q[cost] <= p[cost] and q["perplexity"] <= p["perplexity"]
+                   and (q[cost] < p[cost] or q["perplexity"] < p["perplexity"]) for q in pts):
+            front.add(p["scheme"])
+    return front
+
+
+def report_markdown(pts, acc_meta, synth_meta):
+    fa, fe = pareto(pts, "area_per_lane"), pareto(pts, "energy_pj_per_mac")
+    lines = ["# Accuracy against silicon: the frontier", "",
+             f"Accuracy: {acc_meta['model']} ({acc_meta.get('reference', '')}), {acc_meta['eval_tokens']:,} tokens of "
+             f"*{acc_meta['evaluation']}*. Silicon: OSU 0.18 um ({synth_meta.get('liberty', 'osu018')}), "
+             f"{synth_meta.get('clock_ns', 10.0):g} ns clock, 16-lane dot-product units, quantizer shared by "
+             f"{COLUMNS} columns. `*` a g >= 16 point whose unit is the family's g = 16 circuit.", "",
+             "| scheme | hardware | perplexity | last-word acc. | area / lane (um^2) | of which quantizer | "
+             "energy / MAC (pJ) | of which quantizer | power from | Pareto (area) | Pareto (energy) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in sorted(pts, key=lambda p: p["area_per_lane"]):
+        acc = "-" if p["last_word_acc"] is None else f"{100 * p['last_word_acc']:.1f} %"
+        lines.append(f"| {p['scheme']} | {p['unit']}{'*' if p['stand_in'] else ''} | {p['perplexity']:.2f} | {acc} | "
+                     f"{p['area_per_lane']:.0f} | {p['quantizer_area_per_lane']:.0f} | {p['energy_pj_per_mac']:.3f} | "
+                     f"{p['quantizer_energy_pj']:.3f} | {p['power_source']} | {'yes' if p['scheme'] in fa else ''} | "
+                     f"{'yes' if p['scheme'] in fe else ''} |")
+    for name, front, key, unit in (("area", fa, "area_per_lane", "um^2/lane"),
+                                   ("energy", fe, "energy_pj_per_mac", "pJ/MAC")):
+        f = sorted((p for p in pts if p["scheme"] in front), key=lambda p: p[key])
+        lines += ["", f"Pareto front, perplexity against {name}: "
+                  + "; ".join(f"{p['scheme']} ({p[key]:.3g} {unit}, {p['perplexity']:.2f})" for p in f) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(pts, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fams = list(dict.fromkeys(p["family"] for p in pts))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, key, label in ((axes[0], "area_per_lane", "area per lane (um^2, incl. quantizer share)"),
+                           (axes[1], "energy_pj_per_mac", "energy per MAC (pJ, incl. quantizer share)")):
+        front = pareto(pts, key)
+        for i, f in enumerate(fams):
+            fp = [p for p in pts if p["family"] == f]
+            ax.scatter([p[key] for p in fp], [p["perplexity"] for p in fp], label=f, color=f"C{i}", zorder=3)
+            for p in fp:
+                tag = p["scheme"].split(" ")[-1] if " g" in p["scheme"] else p["scheme"]
+                ax.annotate(tag, (p[key], p["perplexity"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        fr = sorted((p for p in pts if p["scheme"] in front), key=lambda p: p[key])
+        ax.step([p[key] for p in fr], [p["perplexity"] for p in fr], where="post", color="k", linewidth=1,
+                linestyle="--", label="Pareto front", zorder=2)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("perplexity (log)")
+        ax.grid(True, which="both", linewidth=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    settings.write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    plt.close(fig)
+
+
+def _load(path, what, command):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SystemExit(f"frontier: {path} is missing; run `{command}` first ({what})") from None
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"frontier: {path} is not valid JSON ({e}); rerun `{command}`") from None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m llmstudy.frontier", description=__doc__.splitlines()[0])
+    ap.add_argument("--accuracy", type=Path, default=settings.build_dir("accuracy", "table8.json"))
+    ap.add_argument("--synth", type=Path, default=settings.build_dir("synth", "report.json"))
+    ap.add_argument("--out", type=Path, default=settings.build_dir("frontier"))
+    args = ap.parse_args(argv)
+    acc = _load(args.accuracy, "the accuracy sweep", "make accuracy")
+    syn = _load(args.synth, "the synthesis report", "make synth")
+    if "results" not in acc or "units" not in syn:
+        raise SystemExit(f"frontier: {args.accuracy} or {args.synth} is not a report of this project's version")
+    pts = points(acc, syn)
+    if not pts:
+        raise SystemExit("frontier: no scheme has both an accuracy result and synthesized hardware; run "
+                         "`make accuracy` and `make synth` (or python -m synth --table dot16 --table encoder)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    md = report_markdown(pts, acc["meta"], syn["meta"])
+    fa, fe = pareto(pts, "area_per_lane"), pareto(pts, "energy_pj_per_mac")
+    settings.write_atomic(args.out / "frontier.md", md)
+    settings.write_atomic(args.out / "frontier.json", json.dumps(
+        dict(points=pts, pareto_area=sorted(fa), pareto_energy=sorted(fe)), indent=1))
+    plot(pts, args.out / "frontier.png")
+    print(md)
+    print(f"frontier: wrote {args.out / 'frontier.md'}, frontier.json, frontier.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
