@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy formal fpga
+.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy frontier formal fpga
 
 all: synth
 
@@ -36,9 +36,15 @@ traces-full: $(STAMP)
 analysis: traces-full
 	$(PY) -m llmstudy.analysis --trace build/traces/full.npz
 
-## The paper's Table 8: perplexity sweep on the real LLM -> build/accuracy/table8.{md,json,png}
+## The paper's Table 8 and more: every scheme on the real LLM, perplexity and last-word accuracy
+## -> build/accuracy/table8.{md,json,png}; QUICK=1 for a smoke run (1 window, 10 schemes)
 accuracy: $(STAMP)
-	$(PY) -m llmstudy.accuracy $(ACCURACY_ARGS)
+	$(PY) -m llmstudy.accuracy $(if $(QUICK),--quick) $(ACCURACY_ARGS)
+
+## Accuracy against silicon (perplexity vs area per lane and energy per MAC, Pareto front)
+## from build/accuracy/table8.json and build/synth/report.json -> build/frontier/frontier.{md,json,png}
+frontier: $(STAMP)
+	$(PY) -m llmstudy.frontier
 
 ## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
 synth: $(STAMP) traces

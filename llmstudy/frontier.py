@@ -79,7 +79,7 @@ def points(acc, synth):
             q_area = e["area_um2"] / per / COLUMNS
             q_energy = e["power_mw"] * clock / per / COLUMNS
         out.append(dict(scheme=scheme, family=family, unit=dot["name"], quantizer=enc,
-                        stand_in=dot["name"] != dots[0] and not family.startswith("INT"),
+                        stand_in=dot["name"] != dots[0] and " g" in scheme and not scheme.endswith(" g16"),
                         perplexity=res[scheme]["perplexity"], last_word_acc=res[scheme].get("last_word_acc"),
                         area_per_lane=area + q_area, quantizer_area_per_lane=q_area,
                         energy_pj_per_mac=energy + q_energy, quantizer_energy_pj=q_energy, power_source=src))
@@ -99,8 +99,9 @@ def pareto(pts, cost):
 def report_markdown(pts, acc_meta, synth_meta):
     fa, fe = pareto(pts, "area_per_lane"), pareto(pts, "energy_pj_per_mac")
     lines = ["# Accuracy against silicon: the frontier", "",
-             f"Accuracy: {acc_meta['model']} ({acc_meta.get('reference', '')}), {acc_meta['eval_tokens']:,} tokens of "
-             f"*{acc_meta['evaluation']}*. Silicon: OSU 0.18 um ({synth_meta.get('liberty', 'osu018')}), "
+             f"Accuracy: {acc_meta.get('model', '?')} ({acc_meta.get('reference', '')}), "
+             f"{acc_meta.get('eval_tokens', 0):,} tokens of *{acc_meta.get('evaluation', '?')}*. "
+             f"Silicon: OSU 0.18 um ({synth_meta.get('liberty', 'osu018')}), "
              f"{synth_meta.get('clock_ns', 10.0):g} ns clock, 16-lane dot-product units, quantizer shared by "
              f"{COLUMNS} columns. `*` a g >= 16 point whose unit is the family's g = 16 circuit.", "",
              "| scheme | hardware | perplexity | last-word acc. | area / lane (um^2) | of which quantizer | "
