@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy frontier formal fpga
+.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy frontier formal fpga pnr
 
 all: synth
 
@@ -53,6 +53,11 @@ synth: $(STAMP) traces
 ## FPGA figures: iCE40 and ECP5 (with DSP inference and -nodsp) -> build/fpga/report.{md,json}
 fpga: $(STAMP)
 	$(PY) -m synth.fpga
+
+## Place and route with qflow on OSU 0.18 (graywolf, qrouter, vesta post-route, magic DRC, netgen LVS, GDS,
+## PNG) -> build/pnr/report.{md,json}; PNR_UNITS="a b" for other units
+pnr: $(STAMP)
+	$(PY) -m synth.pnr $(PNR_UNITS)
 
 ## Formal proofs with Yosys' SAT solver, every group size 8..128 -> build/formal/report.{md,json}
 ## (make test runs the CI set: tests/test_formal.py)

@@ -1,0 +1,260 @@
+"""Place and route on OSU 0.18 um with qflow: ``python -m synth.pnr`` (``make pnr``).
+
+For each unit, in ``build/pnr/<name>/``: the exported Verilog in ``source/``, then Debian's qflow 1.3
+``synthesize place route backanno migrate drc lvs gdsii`` with the osu018 technology:
+
+* synthesis: **qflow's own** script (Debian's Yosys 0.23, ABC with the liberty, ``blifFanout`` buffering), not the
+  project's Yosys 0.70 ``synth -booth`` + ABC_SCRIPT netlist of ``make synth``: the cell areas differ, and both
+  are reported side by side (``qflow cell area`` and ``make synth area``);
+* placement: graywolf at ``initial_density`` (``--density``, default 0.6), power stripes;
+* routing: qrouter (no failed routes required), RC extracted from the routed wires;
+* post-route timing: qflow ``backanno`` (vesta with the extracted RC back-annotated as delays); pre-route
+  (placement estimate) beside it;
+* DRC (magic, on the abstract cell views qflow migrates), LVS (netgen, layout against the synthesized netlist),
+  GDSII, and a PNG of the routed layout (the GDS rendered by KLayout's Python module, headless).
+
+Reports per unit: die area, cell area and utilization (from the routed DEF and the LEF cell sizes, fill cells
+excluded), wire length (from the DEF's routed segments), f_max before and after routing, DRC errors, LVS result,
+failed routes, run time. Writes ``build/pnr/report.{md,json}`` with area ratios against the tables' baselines
+next to the synthesis-only ratios (from ``build/synth/report.json`` if present) and the paper's.
+"""
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from hdl.export import to_verilog
+from hdl.unit import UnitError, get, units
+
+from .flow import ToolError, run_tool
+
+__all__ = ["place_and_route", "parse_def", "default_units", "main", "TECH_DIR"]
+
+TECH = "osu018"
+TECH_DIR = Path("/usr/share/qflow/tech/osu018")
+STEPS = ("synthesize", "place", "sta", "route", "backanno", "migrate", "drc", "lvs", "gdsii")
+TIMEOUT = 3600
+DEFAULT_TABLES = ("mac", "decoder")
+DEFAULT_EXTRA = ("sdr_encoder_a16k4_g16", "dmq_encoder_a16k4_g16", "dot4_w4a4", "dot4_int16x8", "dot4_int8x8",
+                 "dot16_w4a4", "dot16_int8x8", "dot16_dmq_w4a4_g16")
+
+
+def default_units():
+    names = [u.name for u in units() if u.table.key in DEFAULT_TABLES and u.protocol == "cycle"]
+    return names + [n for n in DEFAULT_EXTRA if n not in names]
+
+
+def _lef_sizes(lef):
+    """``{macro: (width, height)}`` in microns from a LEF file."""
+    sizes, cur = {}, None
+    for line in Path(lef).read_text().splitlines():
+        t = line.split()
+        if len(t) >= 2 and t[0] == "MACRO":
+            cur = t[1]
+        elif cur and len(t) >= 4 and t[0] == "SIZE":
+            sizes[cur] = (float(t[1]), float(t[3]))
+    return sizes
+
+
+_POINT = re.compile(r"\(\s*(\S+)\s+(\S+)(?:\s+\S+)?\s*\)")
+
+
+def parse_def(path, lef=TECH_DIR / "osu018_stdcells.lef", fill="FILL"):
+    """Die area, cell area (fill cells excluded), cell count and routed wire length (microns) of a DEF."""
+    text = Path(path).read_text()
+    units = float(re.search(r"UNITS\s+DISTANCE\s+MICRONS\s+(\d+)", text).group(1))
+    die = [float(v) / units for v in re.search(r"DIEAREA\s+\(\s*(\S+)\s+(\S+)\s*\)\s+\(\s*(\S+)\s+(\S+)\s*\)",
+                                                text).groups()]
+    sizes = _lef_sizes(lef)
+    comp = text[text.index("COMPONENTS"):text.index("END COMPONENTS")]
+    cells = re.findall(r"^\s*-\s+\S+\s+(\S+)", comp, re.M)
+    logic = [c for c in cells if not c.startswith(fill)]
+    cell_area = sum(sizes[c][0] * sizes[c][1] for c in logic)
+    nets = text[text.index("\nNETS"):text.index("END NETS")]
+    wire = 0.0
+    for stmt in re.split(r"\b(?:ROUTED|NEW)\b", nets)[1:]:
+        pts, px, py = [], None, None
+        for x, y in _POINT.findall(stmt.split(";")[0].split("\n-")[0]):
+            px = px if x == "*" else float(x)
+            py = py if y == "*" else float(y)
+            pts.append((px, py))
+        wire += sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(pts, pts[1:])) / units
+    die_area = (die[2] - die[0]) * (die[3] - die[1])
+    return dict(die_um2=die_area, die_w_um=die[2] - die[0], die_h_um=die[3] - die[1], cell_area_um2=cell_area,
+                cells=len(logic), utilization=cell_area / die_area if die_area else 0.0, wire_um=wire)
+
+
+def _fmax(log):
+    if not Path(log).is_file():
+        return None
+    m = re.findall(r"Computed maximum clock frequency \(zero margin\) = ([\d.]+) MHz", Path(log).read_text())
+    return float(m[-1]) if m else None
+
+
+def render(gds, png, width=900, height=700):
+    """PNG of a GDS file (KLayout's Python module, headless), flattened, text labels removed so the wires show."""
+    import klayout.db as db
+    import klayout.lay as lay
+
+    layout = db.Layout()
+    layout.read(str(gds))
+    top = layout.top_cell()
+    top.flatten(True)                 # the cells are abstract (empty) views: flattened, no ghost-cell frames
+    for li in layout.layer_indexes():
+        for t in list(top.shapes(li).each(db.Shapes.STexts)):
+            top.shapes(li).erase(t)
+    view = lay.LayoutView()
+    view.set_config("background-color", "#ffffff")
+    view.show_layout(layout, True)
+    view.max_hier()
+    view.zoom_fit()
+    view.save_image(str(png), width, height)
+
+
+def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT):
+    """Run qflow on ``unit`` in ``workdir``; return its figures. Raises ``ToolError`` with the log to read."""
+    if shutil.which("qflow") is None:
+        raise ToolError("qflow is not installed; run `make setup` (Debian packages qflow, qflow-tech-osu018)")
+    name = unit.name
+    work = Path(workdir)
+    if work.exists():
+        shutil.rmtree(work)                     # a rerun trusts nothing an interrupted run left
+    (work / "source").mkdir(parents=True)
+    (work / "source" / f"{name}.v").write_text(to_verilog(unit))
+    (work / "project_vars.sh").write_text(f"#!/usr/bin/tcsh -f\nset initial_density = {density}\n")
+    t0 = time.perf_counter()
+    run_tool(["qflow", *STEPS, "-T", TECH, name], work / "qflow.log", work, timeout=timeout)
+    seconds = time.perf_counter() - t0
+    logs = work / "log"
+    route = (logs / "route.log").read_text()
+    if "No failed routes" not in route.split("Final:")[-1]:
+        m = re.search(r"Final: (\d+) failed routes", route)
+        raise ToolError(f"{name}: qrouter left {m.group(1) if m else 'some'} routes failed; see {logs / 'route.log'}")
+    for step in ("drc", "lvs"):
+        if not (logs / f"{step}.log").is_file():
+            raise ToolError(f"{name}: qflow wrote no {step} log; see {work / 'qflow.log'}")
+    drc = re.findall(r"drc = (\d+)", (logs / "drc.log").read_text())
+    lvs = (logs / "lvs.log").read_text()
+    lvs_err = re.findall(r"Total errors = (\d+)", lvs)
+    res = dict(name=name, label=unit.label, table=unit.table.key, per=unit.per, density=density,
+               seconds=round(seconds, 1), fmax_pre_route_mhz=_fmax(logs / "sta.log"),
+               fmax_post_route_mhz=_fmax(logs / "post_sta.log"), drc_errors=int(drc[-1]) if drc else None,
+               lvs_errors=int(lvs_err[-1]) if lvs_err else None, lvs_match="Circuits match uniquely" in lvs
+               or "Circuits match correctly" in lvs, **parse_def(work / f"{name}.def"))
+    gds = work / f"{name}.gds"
+    if gds.is_file():
+        render(gds, work / f"{name}_layout.png")
+        res["png"] = f"{name}/{name}_layout.png"
+    return res
+
+
+def _ratio_rows(results, synth):
+    """Post-route die and cell area ratios against each table's baselines, with the synthesis-only ratio."""
+    by = {r["name"]: r for r in results}
+    syn = {u["name"]: u for u in (synth or {}).get("units", [])}
+    rows = []
+    for r in results:
+        u = get(r["name"])
+        for b in u.table.baselines:
+            b = b[0] if isinstance(b, tuple) else b
+            if b == r["name"] or b not in by:
+                continue
+            s = (syn[r["name"]]["area_um2"] / syn[b]["area_um2"]) if r["name"] in syn and b in syn else None
+            paper = None
+            bu = get(b)
+            if u.paper and bu.paper:
+                paper = u.paper["total"] / bu.paper["total"]
+            rows.append((r["label"], by[b]["label"], r["die_um2"] / by[b]["die_um2"],
+                         r["cell_area_um2"] / by[b]["cell_area_um2"], s, paper))
+    return rows
+
+
+def report_markdown(results, failed, meta, synth=None):
+    syn = {u["name"]: u for u in (synth or {}).get("units", [])}
+    f = lambda v, nd=0: "-" if v is None else f"{v:,.{nd}f}"      # noqa: E731
+    lines = ["# Place and route (qflow 1.3, OSU 0.18 um)", "",
+             f"graywolf placement at initial density {meta['density']}, qrouter, post-route timing by qflow "
+             "`backanno` (vesta with the routed RC), DRC (magic), LVS (netgen). qflow synthesizes with its own "
+             "script (Yosys 0.23 + ABC + blifFanout), not `make synth`'s Yosys 0.70 `-booth` netlist, so its cell "
+             "area differs from `make synth area`.", "",
+             "| unit | make synth area (um^2) | qflow cell area (um^2) | cells | die (um^2) | die (um x um) | "
+             "utilization | wire length (mm) | f_max pre-route (MHz) | f_max post-route (MHz) | DRC errors | LVS | "
+             "time (s) |", "|---" * 13 + "|"]
+    for r in results:
+        s = syn.get(r["name"], {}).get("area_um2")
+        lvs = "match" if r["lvs_match"] and not r["lvs_errors"] else f"{r['lvs_errors']} errors"
+        lines.append(f"| {r['label']} | {f(s)} | {f(r['cell_area_um2'])} | {r['cells']:,} | {f(r['die_um2'])} | "
+                     f"{r['die_w_um']:.0f} x {r['die_h_um']:.0f} | {100 * r['utilization']:.0f} % | "
+                     f"{r['wire_um'] / 1000:.2f} | {f(r['fmax_pre_route_mhz'])} | {f(r['fmax_post_route_mhz'])} | "
+                     f"{r['drc_errors']} | {lvs} | {r['seconds']:.0f} |")
+    rows = _ratio_rows(results, synth)
+    if rows:
+        lines += ["", "Area ratios: post-route die and cell area against the baseline, the synthesis-only "
+                  "ratio (`make synth`) and the paper's (Table 5, synthesis).", "",
+                  "| unit | against | die area | qflow cell area | make synth area | paper |",
+                  "|---|---|---|---|---|---|"]
+        for lab, b, d, c, s, p in rows:
+            lines.append(f"| {lab} | {b} | {d:.3f} | {c:.3f} | {'-' if s is None else f'{s:.3f}'} | "
+                         f"{'-' if p is None else f'{p:.3f}'} |")
+    if failed:
+        lines += ["", "Failed:", ""] + [f"- {n}: {e}" for n, e in failed]
+    pngs = [r for r in results if r.get("png")]
+    if pngs:
+        lines += ["", "Layouts (routed GDS, KLayout):", ""] + [f"![{r['name']}]({r['png']})" for r in pngs]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m synth.pnr", description=__doc__.splitlines()[0])
+    ap.add_argument("units", nargs="*", help=f"default: the {' and '.join(DEFAULT_TABLES)} tables and "
+                                             f"{', '.join(DEFAULT_EXTRA)}")
+    ap.add_argument("--density", type=float, default=0.6, help="graywolf initial density (default 0.6)")
+    ap.add_argument("--out", type=Path, default=Path("build/pnr"))
+    ap.add_argument("--synth", type=Path, default=Path("build/synth/report.json"),
+                    help="make synth's report, for the synthesis-only areas (optional)")
+    ap.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds per unit (default 3600)")
+    args = ap.parse_args(argv)
+    if not 0.1 <= args.density <= 0.95:
+        ap.error(f"--density must be within [0.1, 0.95], not {args.density}")
+    if args.timeout < 1:
+        ap.error(f"--timeout must be at least 1 second, not {args.timeout}")
+    names = args.units or default_units()
+    try:
+        todo = units(names)
+    except UnitError as e:
+        ap.error(str(e))
+    bad = [u.name for u in todo if u.protocol != "cycle"]
+    if bad:
+        ap.error(f"place and route covers cycle units; {bad} are stream units (run them by name in a later version)")
+    synth = json.loads(args.synth.read_text()) if args.synth.is_file() else None
+    args.out.mkdir(parents=True, exist_ok=True)
+    results, failed = [], []
+    for u in todo:
+        print(f"pnr: {u.name} ...", flush=True)
+        try:
+            r = place_and_route(u, args.out / u.name, args.density, args.timeout)
+            results.append(r)
+            print(f"pnr: {u.name}: die {r['die_um2']:,.0f} um^2, {100 * r['utilization']:.0f} % utilized, "
+                  f"post-route {r['fmax_post_route_mhz']} MHz, DRC {r['drc_errors']}, LVS "
+                  f"{'match' if r['lvs_match'] else 'MISMATCH'}, {r['seconds']:.0f} s", flush=True)
+        except ToolError as e:
+            failed.append((u.name, str(e)))
+            print(f"pnr: {u.name} failed: {e}", file=sys.stderr, flush=True)
+    meta = dict(density=args.density, tech=TECH, steps=STEPS)
+    tmp = args.out / "report.json.tmp"
+    tmp.write_text(json.dumps(dict(meta=meta, units=results, failed=failed), indent=1))
+    tmp.replace(args.out / "report.json")
+    md = report_markdown(results, failed, meta, synth)
+    tmp = args.out / "report.md.tmp"
+    tmp.write_text(md)
+    tmp.replace(args.out / "report.md")
+    print(md)
+    return 1 if failed or not results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
