@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .quant import int_dtype
+from .sdr import _grouped  # one grouping rule (and its error) for SDR and DMQ
 from .validate import check_int_array, check_int_param, check_power_of_two, normalize_axis
 
 __all__ = ["DMQFormat", "DMQTensor", "dmq_compress", "dmq_decompress", "dmq_razor", "dmq_reference", "dot_dmq",
@@ -121,13 +122,6 @@ class DMQTensor:
 
     def scales_per_element(self):
         return np.repeat(self.scales, self.fmt.group_size, axis=self.axis)
-
-
-def _grouped(x, axis, g):
-    x = np.moveaxis(x, axis, -1)
-    if x.shape[-1] % g:
-        raise ValueError(f"group_size {g} does not divide the grouping axis of length {x.shape[-1]}")
-    return x.reshape(*x.shape[:-1], x.shape[-1] // g, g)
 
 
 def dmq_compress(x, fmt, axis=-1):
