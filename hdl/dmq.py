@@ -17,7 +17,7 @@ from golden.validate import check_power_of_two
 
 from .dot import MAX_LANES, _clog2, _Dot, _SignedProducts, _Trees
 from .parts import SignMag, check_width
-from .sdr_encoder import MAX_GROUP
+from .sdr_encoder import MAX_GROUP, saturated_magnitudes
 
 __all__ = ["DMQEncoder", "DMQDotProductUnit", "RoundingDivider"]
 
@@ -110,16 +110,7 @@ class DMQEncoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         B, g = self.base_bits, self.group_size
-        mags, negs = [], []
-        for i in range(g):
-            x = self.x[i]
-            neg = x[B - 1]
-            absx = Signal(unsigned(B), name=f"abs{i}")
-            m.d.comb += absx.eq(Mux(neg, -x, x))
-            mag = Signal(unsigned(B - 1), name=f"mag{i}")
-            m.d.comb += mag.eq(Mux(absx[B - 1], (1 << (B - 1)) - 1, absx[:B - 1]))
-            mags.append(mag)
-            negs.append(neg)
+        mags, negs = saturated_magnitudes(m, self.x, B, g)
         top = _max_tree(m, mags, "max")
         codes = Signal(self.codes.shape())
         for i in range(g):

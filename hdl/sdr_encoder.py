@@ -9,7 +9,7 @@ from golden.validate import check_power_of_two
 
 from .parts import SignMag
 
-__all__ = ["SDREncoder", "MAX_GROUP"]
+__all__ = ["SDREncoder", "MAX_GROUP", "saturated_magnitudes"]
 
 MAX_GROUP = 128                # the largest group the encoder is built for (the paper's range is 8..128)
 
@@ -27,6 +27,24 @@ def _or_tree(m, values, name):
             nxt.append(values[-1])
         values, level = nxt, level + 1
     return values[0]
+
+
+def saturated_magnitudes(m, x, base_bits, g):
+    """Per element of ``x`` (``g`` two's complement values of ``base_bits``): the magnitude with the most
+    negative value saturated to all ones (``base_bits - 1`` bits) and the sign bit. Shared by the SDR and DMQ
+    encoders."""
+    B = base_bits
+    mags, negs = [], []
+    for i in range(g):
+        neg = x[i][B - 1]
+        absx = Signal(unsigned(B), name=f"abs{i}")
+        m.d.comb += absx.eq(Mux(neg, -x[i], x[i]))
+        mag = Signal(unsigned(B - 1), name=f"mag{i}")
+        # |-2**(B-1)| = 2**(B-1) has bit B-1 set: saturate to all ones.
+        m.d.comb += mag.eq(Mux(absx[B - 1], (1 << (B - 1)) - 1, absx[:B - 1]))
+        mags.append(mag)
+        negs.append(neg)
+    return mags, negs
 
 
 class SDREncoder(wiring.Component):
@@ -71,17 +89,7 @@ class SDREncoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         B, n, g = self.base_bits, self.mag_bits, self.group_size
-        mags, negs = [], []
-        for i in range(g):
-            x = self.x[i]
-            neg = x[B - 1]
-            absx = Signal(unsigned(B), name=f"abs{i}")
-            m.d.comb += absx.eq(Mux(neg, -x, x))
-            mag = Signal(unsigned(B - 1), name=f"mag{i}")
-            # |-2**(B-1)| = 2**(B-1) has bit B-1 set: saturate to all ones.
-            m.d.comb += mag.eq(Mux(absx[B - 1], (1 << (B - 1)) - 1, absx[:B - 1]))
-            mags.append(mag)
-            negs.append(neg)
+        mags, negs = saturated_magnitudes(m, self.x, B, g)
 
         ored = _or_tree(m, mags, "or")
         flag = Signal(range(self.fmt.max_flag + 1))

@@ -1,8 +1,6 @@
 """Place and route (synth.pnr): a smoke run of qflow on the smallest MAC (about 15 s), the DEF parser on the
 routed result, and clear errors for bad options. ``make pnr`` runs the full set."""
 
-import json
-
 import pytest
 
 from hdl.unit import get
@@ -39,4 +37,3 @@ def test_report_ratios_from_results():
     synth = {"units": [{"name": "mac_dfree_w4a4", "area_um2": 30.0}, {"name": "mac_int16x8", "area_um2": 60.0}]}
     md = pnr.report_markdown(rs, [], dict(density=0.6), synth)
     assert "| a | b | 0.500 | 0.500 | 0.500 |" in md
-    json.dumps(rs)
