@@ -218,7 +218,7 @@ def encoder(name, fmt, role, label, doc, pipeline=False):
     return Unit(name, SDREncoder, dict(group_size=g, base_bits=fmt.base_bits, kept_bits=fmt.kept_bits,
                                        pipeline=pipeline),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=ENCODER_TABLE,
-                rest="encoder", per=g, bench_lanes=8, cycles_scale=4 / g, flows=frozenset({"ice40"}))
+                rest="encoder", per=g, bench_lanes=8, cycles_scale=4 / g, flows=frozenset({"ice40", "gate_level"}))
 
 
 def decoder(name, fmt, role, label, doc, g=16):
@@ -460,7 +460,7 @@ def dmq_encoder(name, fmt, role, label, doc):
     return Unit(name, DMQEncoder, dict(group_size=g, base_bits=fmt.base_bits, kept_bits=fmt.kept_bits),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=ENCODER_TABLE,
                 parts={f"divide{i}": DIVIDE for i in range(g)}, rest="encoder", per=g, bench_lanes=8,
-                cycles_scale=4 / g, flows=frozenset({"ice40"}))
+                cycles_scale=4 / g, flows=frozenset({"ice40", "gate_level"}))
 
 
 def dot_dmq_unit(name, lanes, g, label, doc, table, encoder=None):

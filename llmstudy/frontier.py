@@ -8,7 +8,8 @@ the same flow for every unit), per lane of a 16-lane dot-product unit:
   quantizer (SDR encoder, DMQ quantizer) shared by N = 16 columns that read the same activations (the report's
   convention; INT baselines need none);
 * energy per MAC = the unit's power (timed gate-level simulation on real traces where the flow ran it, else
-  OpenSTA with real-trace activity) x the clock period / 16, plus the quantizer's share the same way.
+  OpenSTA with real-trace activity) x the clock period / 16, plus the quantizer's share the same way (its power
+  per element / N; the encoders run the same timed gate-level simulation).
 
 Schemes and their hardware: QRazor W4A4 / W4A8 on ``dot16_w4a4*`` / ``dot16_w4a8*`` with ``sdr_encoder_*``; DMQ
 W4A4 on ``dot16_dmq_w4a4_*`` with ``dmq_encoder_*``; W8A8 on INT 8x8; W8A16 on INT 16x8 (the smaller of the tree
@@ -77,7 +78,9 @@ def points(acc, synth):
             e = units[enc]
             per = e.get("per") or 1
             q_area = e["area_um2"] / per / COLUMNS
-            q_energy = e["power_mw"] * clock / per / COLUMNS
+            q_mw, q_src = _power(e)
+            q_energy = q_mw * clock / per / COLUMNS
+            src = src if q_src == src else f"{src}; quantizer {q_src}"
         out.append(dict(scheme=scheme, family=family, unit=dot["name"], quantizer=enc,
                         stand_in=dot["name"] != dots[0] and " g" in scheme and not scheme.endswith(" g16"),
                         perplexity=res[scheme]["perplexity"], last_word_acc=res[scheme].get("last_word_acc"),

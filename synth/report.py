@@ -272,7 +272,8 @@ def write_report(results, meta, out):
              f"({1000 / meta['clock_ns']:g} MHz). Input switching activity per bit, and the gate-level simulations, "
              f"use each unit's own stimulus on real LLM data ({_trace_desc(meta)}). Gate-level power: the netlist "
              f"simulated with the library's cell models and delays (glitches counted), every output checked against "
-             f"the golden model, power from the liberty's tables (synth/libpower.py). Flow time {meta['seconds']} s.",
+             f"the golden model, power from the liberty's tables (synth/libpower.py). Flow time {meta['seconds']} s"
+             f"{' with ' + str(meta['jobs']) + ' units at a time' if meta.get('jobs', 1) > 1 else ''}.",
              ""]
     for table, rows in tables(results):
         lines += [f"## {table.title}", ""] + _unit_table(table, rows) + [""]

@@ -16,6 +16,8 @@ def _exit_message(main, argv, capsys):
     ("hdl.export", ["--out", "/proc/qrazor", "mac_int8x8"], "export: cannot write to /proc/qrazor: "),
     ("synth.__main__", ["--clock-ns", "abc"], "'abc' is not a number of nanoseconds"),
     ("synth.__main__", ["--clock-ns", "inf"], "inf ns is outside [0.5, 1000] ns"),
+    ("synth.__main__", ["--jobs", "0"], "0 jobs is outside [1, 64]"),
+    ("synth.__main__", ["--jobs", "two"], "'two' is not a whole number of jobs"),
     ("synth.__main__", ["--table", "nope"], "synth: unknown table(s) ['nope']"),
     ("synth.__main__", ["mac_int8x8", "nope"], "synth: unknown unit 'nope'"),
     ("formal.__main__", ["nope"], "formal: unknown proof(s) ['nope']"),

@@ -53,6 +53,23 @@ def test_gate_level_catches_a_wrong_netlist(synthesized, trace_set, tmp_path):
         gatesim.simulate(unit, tmp_path, flow.DEFAULT_LIBERTY, trace_set, cycles=200)
 
 
+def test_combinational_unit_through_sta_and_gate_level(tmp_path, trace_set):
+    """The SDR decoder: a combinational unit whose netlist ties an output bit to 0 and aliases another to an
+    input (written without concatenated left-hand sides, which OpenSTA 2019 cannot parse); OpenSTA times it and
+    its gate-level simulation (one vector per period, no clock port) is checked against the golden model."""
+    unit = get("sdr_decoder_a16k4")
+    assert not unit.clocked
+    flow.synthesize(unit, tmp_path, flow.DEFAULT_LIBERTY)
+    assert "assign {" not in (tmp_path / f"{unit.name}_netlist.v").read_text()
+    res = flow.sta(unit.name, tmp_path, flow.DEFAULT_LIBERTY, 10.0, activity(unit, trace_set), unit.clocked)
+    assert 0 < res["critical_path_ns"] < 10 and res["power_mw"] > 0
+    for timed in (False, True):
+        gl = gatesim.simulate(unit, tmp_path, flow.DEFAULT_LIBERTY, trace_set, cycles=300, timed=timed,
+                              period_ns=20)
+        assert gl["cycles"] == 300 and gl["checked"] == 300 * len(unit.outputs)
+        assert sum(gl["toggles"].values()) > 0
+
+
 def test_liberty_calculator_matches_opensta_on_uniform_activity(synthesized):
     _, work, _ = synthesized
     lib = flow.DEFAULT_LIBERTY
@@ -118,3 +135,20 @@ def test_ecp5_with_and_without_dsp_blocks(tmp_path):
     d, n = fpga.ecp5(unit, tmp_path), fpga.ecp5(unit, tmp_path, dsp=False)
     assert d["dsp"] == 1 and n["dsp"] == 0 and n["lut4"] > d["lut4"] > 0 and d["ff"] == n["ff"] > 0
     assert d["fmax_mhz"] > 0 and n["fmax_mhz"] > 0
+
+
+def test_parallel_run_gives_the_sequential_figures(tmp_path):
+    """``python -m synth --jobs 2`` writes the same figures, in the same order, as a sequential run."""
+    import json
+
+    from synth.__main__ import main
+    names = ["sdr_decoder_w8k4", "sdr_decoder_a16k4"]
+    reports = []
+    for jobs in (1, 2):
+        out = tmp_path / f"j{jobs}"
+        main(["--no-fpga", "--jobs", str(jobs), "--out", str(out), *names])
+        reports.append(json.loads((out / "report.json").read_text()))
+    keys = ("name", "area_um2", "cells", "critical_path_ns", "power_mw")
+    assert [r["name"] for r in reports[1]["units"]] == names
+    assert [[r[k] for k in keys] for r in reports[0]["units"]] == [[r[k] for k in keys] for r in reports[1]["units"]]
+    assert reports[1]["meta"]["jobs"] == 2
