@@ -70,9 +70,11 @@ def sweep(schemes, windows=4, seq_len=512, cal_windows=8, cal_len=512, model_pat
         bar.set_postfix_str("calibrating")
         qm.calibrate(cal, bar)
         results = {}
-        for s in schemes:
+        order = sorted(schemes, key=lambda s: llm.weight_config(llm.scheme(s)))   # stable: one weight
+        for s in order:                                                          # quantization per config
             bar.set_postfix_str(s)
             results[s] = llm.evaluate(qm, ev, llm.scheme(s), words, bar)
+        results = {s: results[s] for s in schemes}
     meta = dict(model=name, reference=REFERENCE_LABEL, **llm.describe_text(), eval_tokens=int(ev.size),
                 seq_len=seq_len, windows=windows, calibration_tokens=int(cal.size),
                 last_words=sum(len(w) for w in words), seconds=round(time.perf_counter() - t0, 1))

@@ -42,7 +42,7 @@ from .traces import KINDS, SITE
 
 __all__ = [
     "Scheme", "SCHEMES", "scheme", "default_model_path", "load_model", "token_windows", "QuantizedModel",
-    "perplexity", "evaluate", "sentence_final_words", "RTN_GROUPS",
+    "perplexity", "evaluate", "sentence_final_words", "RTN_GROUPS", "weight_config",
 ]
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -245,6 +245,12 @@ def fq_qkv(x, scale, sch):
     return quant.dequantize(q, scale, channel_axis=1)
 
 
+def weight_config(sch):
+    """What a scheme's fake-quantized weights depend on: schemes with the same config share them (the sweep
+    runs them one after another so each config is quantized once)."""
+    return (sch.weights, sch.group if sch.weights in ("w4", "dmq4", "rtn4") else 0)
+
+
 class QuantizedModel:
     """Wraps a loaded Llama-style model: calibrate static scales once, then run it under any ``Scheme``.
 
@@ -311,7 +317,7 @@ class QuantizedModel:
     def _weight(self, li, name, w):
         if self.scheme.weights == "float":
             return w
-        key = (li, name, self.scheme.weights, self.scheme.group)
+        key = (li, name, *weight_config(self.scheme))
         if key not in self._wcache:
             self._wcache = {k: v for k, v in self._wcache.items() if k[2:] == key[2:]}
             self._wcache[key] = _back(fq_weight(_np(w), self.scheme)[0], w)

@@ -86,6 +86,15 @@ def test_quick_perplexity_subset(qm_tok):
     assert all(np.isfinite(v) and v > 1 for v in ppl.values()), ppl
     assert abs(ppl["W8A16KV8"] / ppl["float"] - 1) < 0.05, ppl    # the base precision is nearly lossless
     assert ppl["W4A8 g16"] < ppl["W4A4 g16"] < ppl["W4A4 g128"], ppl
+    # W4A8 g16 above reused W4A4 g16's cached weights; recomputed from scratch it gives the same number
+    assert llm.perplexity(qm, ev, llm.scheme("W4A8 g16")) == ppl["W4A8 g16"]
+
+
+def test_weight_config_groups_schemes_that_share_weights():
+    cfg = lambda name: llm.weight_config(llm.scheme(name))          # noqa: E731
+    assert cfg("W4A4 g16") == cfg("W4A8 g16") == cfg("W4A16 g16") == cfg("W4A4KV4 g16") != cfg("W4A4 g32")
+    assert cfg("W8A16") == cfg("W8A8") == cfg("W8A4 g8") == cfg("W8A4 g128") != cfg("float")
+    assert cfg("DMQ W4A4 g16") != cfg("W4A4 g16") != cfg("RTN W4A4 g16")
 
 
 def test_capture_roundtrip(qm_tok, tmp_path):
