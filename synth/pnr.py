@@ -11,7 +11,9 @@ For each unit, in ``build/pnr/<name>/``: the exported Verilog in ``source/``, th
 * post-route timing: qflow ``backanno`` (vesta with the extracted RC back-annotated as delays); pre-route
   (placement estimate) beside it;
 * DRC (magic, on the abstract cell views qflow migrates), LVS (netgen, layout against the synthesized netlist),
-  GDSII, and a PNG of the routed layout (the GDS rendered by KLayout's Python module, headless).
+  GDSII, and a PNG of the routed layout (the GDS rendered by KLayout's Python module, headless). qflow stops at a
+  DRC violation: the rules violated are then listed (magic ``drc listall why``), LVS still runs, no GDS is
+  written and the picture comes from the routed DEF.
 
 Reports per unit: die area, cell area and utilization (from the routed DEF and the LEF cell sizes, fill cells
 excluded), wire length (from the DEF's routed segments), f_max before and after routing, DRC errors, LVS result,
@@ -95,13 +97,20 @@ def _fmax(log):
     return float(m[-1]) if m else None
 
 
-def render(gds, png, width=900, height=700):
-    """PNG of a GDS file (KLayout's Python module, headless), flattened, text labels removed so the wires show."""
+def render(layout_file, png, width=900, height=700, lef=TECH_DIR / "osu018_stdcells.lef"):
+    """PNG of a GDS file, or of a routed DEF read with the cells' ``lef`` (KLayout's Python module, headless),
+    flattened, text labels removed so the wires show."""
     import klayout.db as db
     import klayout.lay as lay
 
     layout = db.Layout()
-    layout.read(str(gds))
+    if str(layout_file).endswith(".def"):
+        opts = db.LoadLayoutOptions()
+        opts.lefdef_config.lef_files = [str(lef)]
+        opts.lefdef_config.dbu = 0.01                  # qflow's DEF: 100 units per micron
+        layout.read(str(layout_file), opts)
+    else:
+        layout.read(str(layout_file))
     top = layout.top_cell()
     top.flatten(True)                 # the cells are abstract (empty) views: flattened, no ghost-cell frames
     for li in layout.layer_indexes():
@@ -127,9 +136,17 @@ def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT):
     (work / "source" / f"{name}.v").write_text(to_verilog(unit))
     (work / "project_vars.sh").write_text(f"#!/usr/bin/tcsh -f\nset initial_density = {density}\n")
     t0 = time.perf_counter()
-    run_tool(["qflow", *STEPS, "-T", TECH, name], work / "qflow.log", work, timeout=timeout)
-    seconds = time.perf_counter() - t0
     logs = work / "log"
+    drc_rules = []
+    try:
+        run_tool(["qflow", *STEPS, "-T", TECH, name], work / "qflow.log", work, timeout=timeout)
+    except ToolError:
+        # qflow stops at the first DRC violation (no LVS, no GDS); anything else is a failure of the run
+        if "DRC failure" not in _read(logs / "drc.log"):
+            raise
+        drc_rules = drc_violations(work, name)
+        run_tool(["qflow", "lvs", "-T", TECH, name], work / "qflow_lvs.log", work, timeout=timeout)
+    seconds = time.perf_counter() - t0
     route = (logs / "route.log").read_text()
     if "No failed routes" not in route.split("Final:")[-1]:
         m = re.search(r"Final: (\d+) failed routes", route)
@@ -144,12 +161,28 @@ def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT):
                seconds=round(seconds, 1), fmax_pre_route_mhz=_fmax(logs / "sta.log"),
                fmax_post_route_mhz=_fmax(logs / "post_sta.log"), drc_errors=int(drc[-1]) if drc else None,
                lvs_errors=int(lvs_err[-1]) if lvs_err else None, lvs_match="Circuits match uniquely" in lvs
-               or "Circuits match correctly" in lvs, **parse_def(work / f"{name}.def"))
+               or "Circuits match correctly" in lvs, drc_rules=drc_rules, **parse_def(work / f"{name}.def"))
     gds = work / f"{name}.gds"
-    if gds.is_file():
-        render(gds, work / f"{name}_layout.png")
-        res["png"] = f"{name}/{name}_layout.png"
+    res["gds"] = gds.is_file()
+    render(gds if gds.is_file() else work / f"{name}.def", work / f"{name}_layout.png")
+    res["png"] = f"{name}/{name}_layout.png"
     return res
+
+
+def _read(path):
+    return Path(path).read_text() if Path(path).is_file() else ""
+
+
+def drc_violations(work, name):
+    """``[(rule, count)]`` of the routed layout's DRC violations, from magic's ``drc listall why`` on the same
+    abstract views qflow's DRC step checks."""
+    tcl = Path(work) / "drc_why.tcl"
+    tcl.write_text(f"lef read {TECH_DIR / 'osu018_stdcells.lef'}\nload {name}\ndrc on\nselect top cell\nexpand\n"
+                   "drc check\ndrc catchup\nforeach {rule boxes} [drc listall why] {\n"
+                   "  puts stdout \"DRCWHY [llength $boxes] $rule\"\n}\nquit\n")
+    out = run_tool(["magic", "-dnull", "-noconsole", tcl.name], Path(work) / "log" / "drc_why.log", work,
+                   timeout=TIMEOUT)
+    return [(m.group(2).strip(), int(m.group(1))) for m in re.finditer(r"^DRCWHY (\d+) (.*)$", out, re.M)]
 
 
 def _ratio_rows(results, synth):
@@ -173,6 +206,13 @@ def _ratio_rows(results, synth):
     return rows
 
 
+def _drc_cell(r):
+    rules = r.get("drc_rules") or []
+    if not rules:
+        return str(r["drc_errors"])
+    return f"{r['drc_errors']} ({'; '.join(f'{n} x {rule}' for rule, n in rules)}; no GDS)"
+
+
 def report_markdown(results, failed, meta, synth=None):
     syn = {u["name"]: u for u in (synth or {}).get("units", [])}
     f = lambda v, nd=0: "-" if v is None else f"{v:,.{nd}f}"      # noqa: E731
@@ -180,7 +220,9 @@ def report_markdown(results, failed, meta, synth=None):
              f"graywolf placement at initial density {meta['density']}, qrouter, post-route timing by qflow "
              "`backanno` (vesta with the routed RC), DRC (magic), LVS (netgen). qflow synthesizes with its own "
              "script (Yosys 0.23 + ABC + blifFanout), not `make synth`'s Yosys 0.70 `-booth` netlist, so its cell "
-             "area differs from `make synth area`.", "",
+             "area differs from `make synth area`. qflow stops at the first DRC violation; the flow then still runs "
+             "LVS and reports each violated rule (magic `drc listall why`), but writes no GDS for that layout (its "
+             "picture is drawn from the routed DEF).", "",
              "| unit | make synth area (um^2) | qflow cell area (um^2) | cells | die (um^2) | die (um x um) | "
              "utilization | wire length (mm) | f_max pre-route (MHz) | f_max post-route (MHz) | DRC errors | LVS | "
              "time (s) |", "|---" * 13 + "|"]
@@ -190,7 +232,7 @@ def report_markdown(results, failed, meta, synth=None):
         lines.append(f"| {r['label']} | {f(s)} | {f(r['cell_area_um2'])} | {r['cells']:,} | {f(r['die_um2'])} | "
                      f"{r['die_w_um']:.0f} x {r['die_h_um']:.0f} | {100 * r['utilization']:.0f} % | "
                      f"{r['wire_um'] / 1000:.2f} | {f(r['fmax_pre_route_mhz'])} | {f(r['fmax_post_route_mhz'])} | "
-                     f"{r['drc_errors']} | {lvs} | {r['seconds']:.0f} |")
+                     f"{_drc_cell(r)} | {lvs} | {r['seconds']:.0f} |")
     rows = _ratio_rows(results, synth)
     if rows:
         lines += ["", "Area ratios: post-route die and cell area against the baseline, the synthesis-only "

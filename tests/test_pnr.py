@@ -16,8 +16,22 @@ def test_mac_places_routes_and_passes_drc_and_lvs(tmp_path):
     assert r["wire_um"] > 1000                                # it is routed
     assert r["fmax_post_route_mhz"] and r["fmax_post_route_mhz"] <= 1.2 * r["fmax_pre_route_mhz"]
     assert (tmp_path / "mac" / "mac_dfree_w4a4_layout.png").stat().st_size > 5000
+    assert r["gds"] and r["drc_rules"] == []
     again = pnr.parse_def(tmp_path / "mac" / "mac_dfree_w4a4.def")
     assert again["die_um2"] == r["die_um2"]
+
+
+@pytest.mark.tools
+def test_drc_violation_is_reported_by_rule_and_lvs_still_runs(tmp_path):
+    """The W8 decoder's flag port is 4 bits wide but its flags need 3: the unused flag[3] stays an unrouted
+    0.4 x 0.4 um Metal3 pin, below the layer's minimum area. qflow 1.3 stops at that DRC violation; the flow
+    names it, still runs LVS, writes no GDS and draws the picture from the DEF."""
+    r = pnr.place_and_route(get("sdr_decoder_w8k4"), tmp_path / "dec", density=0.6, timeout=900)
+    assert r["drc_errors"] >= 1 and sum(n for _, n in r["drc_rules"]) == r["drc_errors"]
+    assert any("Metal3" in rule for rule, _ in r["drc_rules"])
+    assert r["lvs_match"] and r["lvs_errors"] == 0 and not r["gds"]
+    assert (tmp_path / "dec" / "sdr_decoder_w8k4_layout.png").stat().st_size > 5000
+    assert "no GDS" in pnr.report_markdown([r], [], dict(density=0.6))
 
 
 def test_bad_options_are_usage_errors(tmp_path, capsys):
