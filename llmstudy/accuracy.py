@@ -243,7 +243,11 @@ def main(argv=None):
         ap.error(f"--model {args.model}: no such file or folder")
     if windows < 1 or args.seq_len < 2:
         ap.error(f"need at least 1 window of at least 2 tokens, not {windows} x {args.seq_len}")
-    res, meta = sweep(schemes, windows, args.seq_len, cal_windows=2 if args.quick else 8, model_path=args.model)
+    try:
+        res, meta = sweep(schemes, windows, args.seq_len, cal_windows=2 if args.quick else 8,
+                          model_path=args.model)
+    except llm.TextError as e:
+        sys.exit(f"accuracy: --windows {windows} --seq-len {args.seq_len}: {e}")
     args.out.mkdir(parents=True, exist_ok=True)
     md = report_markdown(res, meta)
     settings.write_atomic(args.out / "table8.md", md)

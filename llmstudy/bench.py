@@ -40,13 +40,23 @@ def best_of(fn, repeat):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m llmstudy.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--elements", type=int, default=1 << 24, help="tensor size (default 16 M)")
     ap.add_argument("--group", type=int, default=16, help="group size (default 16)")
     ap.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    fmt = SDRFormat(16, 4, args.group)
+    try:
+        fmt = SDRFormat(16, 4, args.group)
+    except ValueError as e:
+        ap.error(f"--group {args.group}: {e}")
+    if not 1 <= args.elements <= 1 << 28 or args.elements % args.group:
+        ap.error(f"--elements {args.elements}: expected a multiple of the group size {args.group} in "
+                 f"[{args.group}, {1 << 28}]")
+    if args.repeat < 1:
+        ap.error(f"--repeat {args.repeat}: expected at least 1")
+    if args.seed < 0:
+        ap.error(f"--seed {args.seed}: expected a seed >= 0")
     rng = np.random.default_rng(args.seed)
     # activation-like data: mostly small, heavy tailed, with outliers up to the full 16-bit range
     x = np.clip(rng.standard_t(3, args.elements) * 800, -32767, 32767).astype(np.int16)

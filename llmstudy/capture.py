@@ -62,6 +62,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.layers is not None and min(args.layers) < 0:
         ap.error(f"--layers {min(args.layers)}: layer indices start at 0")
+    if args.seed < 0:
+        ap.error(f"--seed {args.seed}: window indices start at 0")
     if args.tokens is not None and args.tokens < 1:
         ap.error(f"--tokens {args.tokens}: expected at least 1")
     if args.model is not None and not args.model.exists():

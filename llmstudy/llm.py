@@ -43,6 +43,7 @@ from .traces import KINDS, SITE
 __all__ = [
     "Scheme", "SCHEMES", "scheme", "default_model_path", "load_model", "token_windows", "QuantizedModel",
     "perplexity", "evaluate", "sentence_final_words", "RTN_GROUPS", "weight_config",
+    "TextError",
 ]
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -173,13 +174,17 @@ def load_model(path=None):
     return model, tok, path.name
 
 
+class TextError(ValueError):
+    """The evaluation or calibration text cannot give the windows asked for."""
+
+
 def token_windows(tokenizer, text, seq_len, count, offset=0):
     """``count`` consecutive, non-overlapping windows of ``seq_len`` tokens (int64 array ``(count, seq_len)``)."""
     ids = np.asarray(tokenizer(text, add_special_tokens=False)["input_ids"], dtype=np.int64)
     need = offset + seq_len * count
     if need > ids.size:
-        raise ValueError(f"the text has {ids.size} tokens, {need} needed for {count} windows of {seq_len} "
-                         f"from token {offset}")
+        raise TextError(f"the text has {ids.size} tokens, {need} needed for {count} windows of {seq_len} "
+                        f"from token {offset}")
     return ids[offset:need].reshape(count, seq_len)
 
 

@@ -25,6 +25,12 @@ def _exit_message(main, argv, capsys):
     ("llmstudy.analysis", ["--trace", "/nonexistent.npz"], "analysis: trace file /nonexistent.npz does not exist"),
     ("llmstudy.capture", ["--layers", "3", "-1"], "--layers -1: layer indices start at 0"),
     ("llmstudy.capture", ["--tokens", "0"], "--tokens 0: expected at least 1"),
+    ("llmstudy.capture", ["--seed", "-1"], "--seed -1: window indices start at 0"),
+    ("llmstudy.bench", ["--elements", "-5"], "--elements -5: expected a multiple of the group size 16"),
+    ("llmstudy.bench", ["--elements", "100"], "--elements 100: expected a multiple of the group size 16"),
+    ("llmstudy.bench", ["--group", "7"], "--group 7: group_size must be a power of two"),
+    ("llmstudy.bench", ["--repeat", "0"], "--repeat 0: expected at least 1"),
+    ("llmstudy.bench", ["--seed", "-3"], "--seed -3: expected a seed >= 0"),
     ("llmstudy.capture", ["--model", "/nonexistent.gguf"], "--model /nonexistent.gguf: no such file or folder"),
 ])
 def test_cli_error_is_one_clear_line(module, argv, msg, capsys):

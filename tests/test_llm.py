@@ -128,3 +128,9 @@ def test_model_path_errors(tmp_path):
     bad.write_bytes(b"x")
     with pytest.raises(ValueError, match="not a .gguf file"):
         llm.load_model(bad)
+
+
+def test_too_few_tokens_is_a_text_error(qm_tok):
+    _, tok = qm_tok
+    with pytest.raises(llm.TextError, match=r"the text has \d+ tokens, 1000 needed for 2 windows of 500"):
+        llm.token_windows(tok, "A short text.", 500, 2)
