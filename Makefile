@@ -1,7 +1,7 @@
 # QRazor hardware: `make synth` (main job) and `make test`. Both install what they need first.
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --durations=25
 
 .PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy frontier formal fpga pnr
 

@@ -150,12 +150,9 @@ def run_stream_bench(unit, beats, test_id, p_valid=1.0, p_ready=1.0, seed=0, exp
     return _run(unit, build, [src], unit.name, "tb_stream", meta)
 
 
-def bench_stimulus(unit, drive, lanes, rst=None, max_cycles=None):
-    """Split ``drive`` into lanes (each lane at most ``max_cycles``) and add the golden model's outputs."""
+def bench_stimulus(unit, drive, lanes, rst=None):
+    """Split ``drive`` into lanes and add the golden model's outputs."""
     ld = split_lanes(unit, drive, lanes)
-    if max_cycles:
-        ld = {k: v[:max_cycles] for k, v in ld.items()}
-        rst = None if rst is None else np.asarray(rst)[:max_cycles]
     cycles = next(iter(ld.values())).shape[0]
     exp = expected_lanes(unit, ld, rst)
     out = {f"in_{k}": v for k, v in ld.items()}
@@ -168,11 +165,11 @@ def bench_stimulus(unit, drive, lanes, rst=None, max_cycles=None):
 RUNS_FILE = BUILD / "runs.jsonl"
 
 
-def check(unit, drive, test_id, trace_fraction=0.0, lanes=None, rst=None, max_cycles=None):
+def check(unit, drive, test_id, trace_fraction=0.0, lanes=None, rst=None):
     """Run the bench on ``drive``; require it to have compared every vector with no mismatch; record it
     (``trace_fraction``: the share of ``drive`` that is real-trace data, for the summary)."""
     lanes = lanes or unit.bench_lanes
-    stim = bench_stimulus(unit, drive, lanes, rst, max_cycles)
+    stim = bench_stimulus(unit, drive, lanes, rst)
     res = run_bench(unit, lanes, stim, test_id)
     cycles = stim["rst"].shape[0]
     vectors, seconds = int(res["vectors"]), float(res["seconds"])
