@@ -12,6 +12,7 @@ absmax quantizer of ``hdl.dmq``) at g = 8..128. Writes ``build/accuracy/table8.{
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -148,6 +149,14 @@ def _label(name):
     return f"float ({REFERENCE_LABEL})" if name == "float" else name
 
 
+def _window_spread(res):
+    w = res.get("float", {}).get("window_perplexity")
+    if not w or len(w) < 2:
+        return ""
+    return (f" The reference's perplexity is {min(w):.1f} to {max(w):.1f} across the {len(w)} windows (text "
+            "difficulty); every scheme sees the same windows, so comparisons between schemes are paired.")
+
+
 def report_markdown(res, meta):
     lines = ["# Accuracy on a real LLM (paper Table 8)", "",
              f"Model: {meta['model']} ({meta.get('reference', REFERENCE_LABEL)}); evaluation: {meta['eval_tokens']:,} "
@@ -155,7 +164,14 @@ def report_markdown(res, meta):
              f"{meta.get('last_words', 0)} sentence-final words; static scales calibrated on "
              f"{meta['calibration_tokens']:,} tokens of *{meta['calibration']}* ({meta['source']}). "
              f"Run time {meta.get('seconds', 0) / 60:.1f} min.", ""]
-    lines += [f"- {c}" for c in CAVEATS] + [""]
+    lines += [f"- {c}" for c in CAVEATS]
+    n, p = meta.get("last_words", 0), res.get("float", {}).get("last_word_acc")
+    if n and p is not None:
+        se = 100 * math.sqrt(p * (1 - p) / n)
+        lines.append(f"- **Noise.** Last-word accuracy rests on {n} words: one word is {100 / n:.1f} points, and the "
+                     f"binomial standard error at the reference's {100 * p:.1f} % is {se:.1f} points, so differences "
+                     f"under about {2 * se:.0f} points are not evidence." + _window_spread(res))
+    lines += [""]
     flat = [s for s in res if llm.scheme(s).family[1] == 0 or s in ("RTN W4A4KV4 g128", "RTN W4A16 g128")]
     head = "| scheme | weight bits | activation bits | perplexity | last-word perplexity | last-word accuracy |"
     lines += ["## Reference, base precisions and baselines", "", head, "|---|---|---|---|---|---|"]

@@ -414,13 +414,15 @@ def evaluate(qm, windows, sch, words=None, progress=None):
     """Scheme ``sch`` on token ``windows`` (one forward pass each): ``{"perplexity": running-text perplexity}``
     and, with ``words`` (``sentence_final_words``), the LAMBADA-style last-word metrics on the same passes:
     ``last_word_acc`` (every token of the sentence's last word is the greedy prediction, teacher-forced),
-    ``last_word_ppl`` (``exp`` of the words' summed token NLL per word) and ``last_words`` (their count)."""
+    ``last_word_ppl`` (``exp`` of the words' summed token NLL per word) and ``last_words`` (their count);
+    ``window_perplexity``: each window's own perplexity (the spread between windows)."""
     qm.scheme = sch
-    total, count, wl, wacc, nw = 0.0, 0, 0.0, 0, 0
+    total, count, wl, wacc, nw, per_window = 0.0, 0, 0.0, 0, 0, []
     try:
         for i, w in enumerate(windows):
             nll, hit = qm.token_scores(w[None, :])
             total, count = total + float(nll.sum()), count + nll.size
+            per_window.append(math.exp(float(nll.mean())))
             for a, b in (words[i] if words is not None else ()):
                 wl += float(nll[0, a - 1:b - 1].sum())
                 wacc += bool(hit[0, a - 1:b - 1].all())
@@ -431,7 +433,7 @@ def evaluate(qm, windows, sch, words=None, progress=None):
         qm.scheme = SCHEMES["float"]
     if not math.isfinite(total):
         raise FloatingPointError(f"scheme {sch.name}: the log-likelihood is not finite")
-    out = {"perplexity": math.exp(total / count)}
+    out = {"perplexity": math.exp(total / count), "window_perplexity": per_window}
     if nw:
         out.update(last_word_acc=wacc / nw, last_word_ppl=math.exp(wl / nw), last_words=nw)
     return out

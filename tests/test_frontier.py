@@ -17,7 +17,8 @@ def _unit(name, area, per, mw, timed=None):
 
 
 def _reports():
-    units = [_unit("dot16_w4a4", 1600.0, 16, 1.6, timed=0.8), _unit("sdr_encoder_a16k4_g16", 3200.0, 16, 0.32),
+    units = [_unit("dot16_w4a4", 1600.0, 16, 1.6, timed=0.8),
+             _unit("sdr_encoder_a16k4_g16", 3200.0, 16, 0.32, timed=0.16),
              _unit("dot16_w4a4_g8", 2000.0, 16, 2.0), _unit("sdr_encoder_a16k4_g8", 1600.0, 8, 0.16),
              _unit("dot16_int8x8", 8000.0, 16, 4.0), _unit("dot16_int8x8_merged", 6400.0, 16, 3.2),
              _unit("sdr_encoder_a16k4_g32", 6400.0, 32, 0.64)]
@@ -32,8 +33,9 @@ def test_points_per_lane_arithmetic_and_stand_ins():
     assert set(pts) == {"W4A4 g16", "W4A4 g8", "W4A4 g32", "W8A8"}      # W4A8 g16 has no unit here: left out
     p = pts["W4A4 g16"]
     assert p["area_per_lane"] == pytest.approx(1600 / 16 + 3200 / 16 / 16)
-    assert p["energy_pj_per_mac"] == pytest.approx(0.8 * 10 / 16 + 0.32 * 10 / 16 / 16)   # timed power preferred
-    assert p["power_source"] == "gate-level timed" and not p["stand_in"]
+    assert p["energy_pj_per_mac"] == pytest.approx(0.8 * 10 / 16 + 0.16 * 10 / 16 / 16)   # timed power preferred
+    assert p["power_source"] == "gate-level timed" and not p["stand_in"]                  # for both parts
+    assert pts["W4A4 g32"]["power_source"] == "gate-level timed; quantizer OpenSTA"       # its encoder: no sim
     assert pts["W4A4 g32"]["unit"] == "dot16_w4a4" and pts["W4A4 g32"]["stand_in"]      # same circuit for g >= 16
     assert pts["W4A4 g8"]["unit"] == "dot16_w4a4_g8" and pts["W4A4 g8"]["power_source"] == "OpenSTA"
     assert pts["W8A8"]["unit"] == "dot16_int8x8_merged" and pts["W8A8"]["quantizer_area_per_lane"] == 0
@@ -92,3 +94,15 @@ def test_accuracy_report_comparisons():
     md = accuracy.report_markdown(res, meta)
     assert "Q4_1-dequantized reference" in md and "LAMBADA" in md and "QuaRot" in md
     assert "| 4.25 | g16 | 46.00 | 20.0 % | g64 | 61.00 | - |" in md
+
+
+def test_accuracy_report_states_the_noise():
+    """The report gives last-word accuracy's binomial standard error and the windows' perplexity spread."""
+    res = {"float": {"perplexity": 20.0, "last_word_acc": 0.25, "last_word_ppl": 100.0, "last_words": 100,
+                     "window_perplexity": [18.0, 23.5]}}
+    meta = dict(model="m", eval_tokens=1000, evaluation="e", windows=2, seq_len=500, calibration_tokens=5,
+                calibration="c", source="s", last_words=100)
+    md = accuracy.report_markdown(res, meta)
+    assert "rests on 100 words: one word is 1.0 points" in md and "standard error at the reference's 25.0 % is " \
+        "4.3 points" in md
+    assert "18.0 to 23.5 across the 2 windows" in md
