@@ -296,7 +296,7 @@ def _dot_lanes(st, lanes):
     return n, st["load"].reshape(n, lanes)[:, 0].astype(np.int64)
 
 
-def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None):
+def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None, dsp_pairs=False):
     """QRazor ``DotProductUnit``: ``lanes`` razored products per cycle, ``S = max(1, lanes/g)`` shifts per cycle."""
     from .dot import DotProductUnit
     sub = max(1, lanes // g)
@@ -345,8 +345,9 @@ def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None):
                   "load": (np.arange(m) % (m // 2) == 0).astype(np.int64)}
         return [exhaustive, again, corner, _en_gaps(stimulus(SyntheticSource(), 400, seed + 1), seed)]
 
-    return Unit(name, DotProductUnit, dict(lanes=lanes, group_size=g, a_base=fa.base_bits, a_kept=fa.kept_bits,
-                                           w_base=fw.base_bits, w_kept=fw.kept_bits),
+    params = dict(lanes=lanes, group_size=g, a_base=fa.base_bits, a_kept=fa.kept_bits, w_base=fw.base_bits,
+                  w_kept=fw.kept_bits, **({"dsp_pairs": True} if dsp_pairs else {}))
+    return Unit(name, DotProductUnit, params,
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
                 parts=DOT_PARTS, per=lanes, bench_lanes=max(1, 64 // lanes), cycles_scale=0.25,
                 flows=frozenset({"gate_level", "ecp5"}), encoder=encoder)
@@ -396,6 +397,11 @@ for _L in DOT_LANES:
     register(dot_dfree_unit(f"dot{_L}_w4a8", _L, 16, A8, W4, "QRazor W4A8, g=16",
                             f"QRazor W4A8 dot-product unit, {_L} lanes, group 16: 7x3 products, one shift per group",
                             _t, encoder="sdr_encoder_a16k8_g16"))
+    if _L in (4, 16):
+        register(dot_dfree_unit(f"dot{_L}_w4a4_dsp2", _L, 16, A4, W4, "QRazor W4A4, g=16, 2 lanes per multiplier",
+                                f"QRazor W4A4 dot-product unit, {_L} lanes, group 16, lane pairs packed into one "
+                                "12x12 multiplier (one FPGA DSP block per two lanes)", _t,
+                                encoder="sdr_encoder_a16k4_g16", dsp_pairs=True))
     register(dot_int_unit(f"dot{_L}_int16x8", _L, 16, 8, "INT 16x8, tree", f"INT 16x8 dot-product unit, {_L} lanes",
                           _t))
     register(dot_int_unit(f"dot{_L}_int8x8", _L, 8, 8, "INT 8x8, tree", f"INT 8x8 dot-product unit, {_L} lanes", _t))

@@ -88,6 +88,45 @@ class _SignedProducts(wiring.Component):
         return m
 
 
+def pair_field_bits(na, nw):
+    """Field width ``K`` of a lane pair packed into one multiplier: the pair's sum ``a0*w0 + a1*w1`` (at most
+    ``2 * (2**na - 1) * (2**nw - 1)`` in magnitude) and the low product ``a0*w1`` must both fit a signed K-bit
+    field."""
+    return (2 * ((1 << na) - 1) * ((1 << nw) - 1)).bit_length() + 1
+
+
+class _PairedProducts(wiring.Component):
+    """Lane pairs through one signed multiplier each: ``(a0 + a1*2**K) * (w1 + w0*2**K)`` is
+    ``a0*w1 + (a0*w0 + a1*w1)*2**K + a1*w0*2**(2K)``, so its middle K-bit field, plus the borrow the signed low
+    field leaves (its sign bit), is the pair's part of the dot product. An FPGA maps each multiplier to one DSP
+    block (two lanes per MULT18X18D at W4A4: 12 x 12 bits); ``p`` holds ``L / 2`` signed K-bit pair sums."""
+
+    def __init__(self, lanes, na, nw):
+        self.lanes, self.na, self.nw = lanes, na, nw
+        self.k = pair_field_bits(na, nw)
+        super().__init__({"a": In(data.ArrayLayout(SignMag(na), lanes)), "w": In(data.ArrayLayout(SignMag(nw), lanes)),
+                          "p": Out(data.ArrayLayout(signed(self.k), lanes // 2))})
+
+    def elaborate(self, platform):
+        m = Module()
+        k = self.k
+
+        def value(x, bits, name):
+            v = Signal(signed(bits + 1), name=name)
+            m.d.comb += v.eq(Mux(x.sign, -x.mag, x.mag))
+            return v
+
+        for i in range(self.lanes // 2):
+            a0, a1 = value(self.a[2 * i], self.na, f"a{2 * i}"), value(self.a[2 * i + 1], self.na, f"a{2 * i + 1}")
+            w0, w1 = value(self.w[2 * i], self.nw, f"w{2 * i}"), value(self.w[2 * i + 1], self.nw, f"w{2 * i + 1}")
+            pa = Signal(signed(k + self.na + 1), name=f"pack_a{i}")
+            pw = Signal(signed(k + self.nw + 1), name=f"pack_w{i}")
+            prod = Signal(signed(len(pa) + len(pw)), name=f"pair{i}")
+            m.d.comb += [pa.eq(a0 + (a1 << k)), pw.eq(w1 + (w0 << k)), prod.eq(pa * pw),
+                         self.p[i].eq(prod[k:2 * k] + prod[k - 1])]
+        return m
+
+
 class _IntProducts(wiring.Component):
     """``L`` two's complement ``a_bits x b_bits`` multipliers."""
 
@@ -174,15 +213,30 @@ class DotProductUnit(_Dot):
     Members: ``a`` : In(ArrayLayout(SignMag(a_kept-1), lanes)); ``w`` : In(ArrayLayout(SignMag(w_kept-1), lanes));
     ``fa``, ``fw`` : In(ArrayLayout(flag, S)) with ``S = max(1, lanes // group_size)`` (sub-group ``s`` covers
     lanes ``s*L/S .. (s+1)*L/S - 1``); ``en``, ``load`` : In(1); ``acc`` : Out(signed(acc_width)).
+    ``dsp_pairs``: two lanes per multiplier (``_PairedProducts``), for FPGAs whose DSP blocks are far wider than
+    a razored product; the same function, half the multipliers and tree inputs (W4A4 only: W4A8 pairs would need
+    20-bit operands).
     """
 
-    def __init__(self, *, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4, acc_width=32):
+    def __init__(self, *, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4, acc_width=32,
+                 dsp_pairs=False):
         self.lanes = check_power_of_two("lanes", lanes, 1, MAX_LANES)
         self.group_size = check_power_of_two("group_size", group_size, 1, MAX_GROUP)
         self.a_fmt, self.w_fmt = operand_formats(a_base, a_kept, w_base, w_kept, self.group_size)
         self.acc_width = check_width("acc_width", acc_width, 2, 64)
         self.sub = max(1, self.lanes // self.group_size)
         na, nw = self.a_fmt.mag_bits, self.w_fmt.mag_bits
+        if not isinstance(dsp_pairs, bool):
+            raise TypeError(f"dsp_pairs must be True or False, not {dsp_pairs!r}")
+        if dsp_pairs:
+            k = pair_field_bits(na, nw)
+            if self.lanes // self.sub < 2:
+                raise ValueError(f"dsp_pairs needs at least 2 lanes per group, not {self.lanes // self.sub} "
+                                 f"(lanes={self.lanes}, group_size={self.group_size})")
+            if max(k + na + 1, k + nw + 1) > 18:
+                raise ValueError(f"dsp_pairs: a lane pair needs {k + na + 1} x {k + nw + 1}-bit products for "
+                                 f"A{a_base}K{a_kept} x W{w_base}K{w_kept}, more than an 18 x 18 DSP block takes")
+        self.dsp_pairs = dsp_pairs
         super().__init__({
             "a": In(data.ArrayLayout(SignMag(na), self.lanes)), "w": In(data.ArrayLayout(SignMag(nw), self.lanes)),
             "fa": In(data.ArrayLayout(flag_bits(self.a_fmt.max_flag), self.sub)),
@@ -199,8 +253,12 @@ class DotProductUnit(_Dot):
     def _datapath(self, m, a, w, fa, fw, en, load):
         """Stages 2 and 3 on registered operands: products, trees, partial-sum registers, shifters, accumulator."""
         na, nw = self.a_fmt.mag_bits, self.w_fmt.mag_bits
-        m.submodules.multipliers = mul = _SignedProducts(self.lanes, na, nw)
-        m.submodules.tree = tree = _Trees(self.lanes, self.sub, na + nw + 1)
+        if self.dsp_pairs:
+            m.submodules.multipliers = mul = _PairedProducts(self.lanes, na, nw)
+            m.submodules.tree = tree = _Trees(self.lanes // 2, self.sub, mul.k)
+        else:
+            m.submodules.multipliers = mul = _SignedProducts(self.lanes, na, nw)
+            m.submodules.tree = tree = _Trees(self.lanes, self.sub, na + nw + 1)
         m.d.comb += [mul.a.eq(a), mul.w.eq(w), tree.i.eq(mul.p)]
         # stage 2 -> 3 registers: the sub-groups' partial sums and their flags
         part = Signal.like(tree.o, name="partial_q")
