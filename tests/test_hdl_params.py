@@ -3,6 +3,7 @@
 
 import pytest
 
+from hdl.dot import DotProductUnit
 from hdl.macs import DecompressionFreeMAC, IntMAC
 from hdl.parts import BarrelShifter
 from hdl.sdr_decoder import SDRDecoder
@@ -22,6 +23,11 @@ from hdl.sdr_encoder import SDREncoder
     (lambda: DecompressionFreeMAC(acc_width=65), ValueError, r"acc_width must be in \[2, 64\], not 65"),
     (lambda: IntMAC(a_bits=1), ValueError, r"a_bits must be in \[2, 32\], not 1"),
     (lambda: BarrelShifter(0, 4), ValueError, r"width must be in \[1, 64\], not 0"),
+    (lambda: DotProductUnit(a_kept=8, dsp_pairs=True), ValueError,
+     r"dsp_pairs: a lane pair needs 20 x 16-bit products for A16K8 x W8K4, more than an 18 x 18 DSP block"),
+    (lambda: DotProductUnit(lanes=16, group_size=1, dsp_pairs=True), ValueError,
+     r"dsp_pairs needs at least 2 lanes per group, not 1 \(lanes=16, group_size=1\)"),
+    (lambda: DotProductUnit(dsp_pairs=1), TypeError, r"dsp_pairs must be True or False, not 1"),
 ])
 def test_bad_parameters(make, exc, msg):
     with pytest.raises(exc, match=msg):
