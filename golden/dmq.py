@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .mac import lane_operands, subgroup_sums
 from .quant import int_dtype
 from .sdr import _grouped  # one grouping rule (and its error) for SDR and DMQ
-from .validate import check_int_array, check_int_param, check_power_of_two, normalize_axis
+from .validate import check_grouped_tensor, check_int_array, check_int_param, check_power_of_two, normalize_axis
 
 __all__ = ["DMQFormat", "DMQTensor", "dmq_compress", "dmq_decompress", "dmq_razor", "dmq_reference", "dot_dmq",
            "A16_DMQ4", "W8_DMQ4"]
@@ -95,26 +96,9 @@ class DMQTensor:
     def __post_init__(self):
         if not isinstance(self.fmt, DMQFormat):
             raise TypeError(f"fmt must be a DMQFormat, not {self.fmt!r}")
-        codes, scales = np.asarray(self.codes), np.asarray(self.scales)
-        for name, v in (("codes", codes), ("scales", scales)):
-            if v.dtype.kind not in "iu":
-                raise TypeError(f"DMQTensor {name} must be an integer array, not dtype {v.dtype}")
-        if codes.ndim == 0:
-            raise ValueError("DMQTensor codes must have at least one axis, got a scalar")
-        axis = normalize_axis("axis", self.axis, codes.ndim)
-        g = self.fmt.group_size
-        want = codes.shape[:axis] + (codes.shape[axis] // g,) + codes.shape[axis + 1:]
-        if codes.shape[axis] % g or scales.shape != want:
-            raise ValueError(f"DMQTensor scales have shape {scales.shape}; codes of shape {codes.shape} grouped by "
-                             f"{g} along axis {axis} need {want}")
-        if codes.size:
-            c = int(np.abs(codes.astype(np.int64)).max())
-            if c > self.fmt.qmax:
-                raise ValueError(f"DMQTensor code magnitude {c} exceeds {self.fmt.qmax} ({self.fmt.kept_bits} bits)")
-            lo, hi = int(scales.min()), int(scales.max())
-            if lo < 0 or hi > self.fmt.max_mag:
-                raise ValueError(f"DMQTensor scale {lo if lo < 0 else hi} is outside [0, {self.fmt.max_mag}] "
-                                 f"({self.fmt.base_bits}-bit base)")
+        f = self.fmt
+        check_grouped_tensor("DMQTensor", self.codes, self.scales, "scale", f.group_size, self.axis, f.qmax,
+                             f"{f.kept_bits} bits", f.max_mag, f"{f.base_bits}-bit base")
 
     @property
     def shape(self):
@@ -200,15 +184,7 @@ def dot_dmq(ca, sa, cw, sw, fmt_a, fmt_w):
 
     ``ca``, ``cw``: (cycles, L) codes; ``sa``, ``sw``: (cycles, S) scales, one per sub-group of ``L / S``
     consecutive lanes (``S = 1`` when a group spans the cycle)."""
-    ca, cw, sa, sw = (np.asarray(v) for v in (ca, cw, sa, sw))
-    if ca.ndim != 2 or ca.shape != cw.shape or sa.ndim != 2 or sa.shape != sw.shape or sa.shape[0] != ca.shape[0]:
-        raise ValueError(f"operand shapes: a codes {ca.shape}, w codes {cw.shape}, a scales {sa.shape}, w scales "
-                         f"{sw.shape} (expected codes (cycles, L), scales (cycles, S))")
-    n, lanes = ca.shape
-    s = sa.shape[1]
-    if s < 1 or lanes % s:
-        raise ValueError(f"{s} scales per cycle do not divide {lanes} lanes into equal sub-groups")
+    ca, sa, cw, sw = lane_operands(ca, sa, cw, sw, "scale")
     ca, sa = _check("a", ca, sa, fmt_a)
     cw, sw = _check("w", cw, sw, fmt_w)
-    partial = (ca * cw).reshape(n, s, lanes // s).sum(axis=2)
-    return (partial * sa * sw).sum(axis=1)
+    return (subgroup_sums(ca, cw, sa.shape[1]) * sa * sw).sum(axis=1)

@@ -23,7 +23,8 @@ from .validate import check_int_array, check_int_param
 
 __all__ = [
     "ACC_WIDTH", "wrap", "Accumulator", "accumulate", "dfree_product", "conventional_product",
-    "int_product", "check_codes", "gemm_dfree", "gemm_reference", "dot_dfree", "dot_int",
+    "int_product", "check_codes", "gemm_dfree", "gemm_reference", "dot_dfree", "dot_int", "lane_operands",
+    "subgroup_sums",
 ]
 
 ACC_WIDTH = 32
@@ -117,6 +118,26 @@ def _lanes(name, x, ndim=2):
     return x
 
 
+def lane_operands(ca, sa, cw, sw, side):
+    """Shape checks every grouped dot-product step shares: (cycles, L) codes ``ca``, ``cw`` and (cycles, S) side
+    values ``sa``, ``sw`` (flags or scales, named by ``side``), ``S`` dividing ``L``. Returns the four arrays."""
+    ca, cw = _lanes("a codes", ca), _lanes("w codes", cw)
+    sa, sw = _lanes(f"a {side}s", sa), _lanes(f"w {side}s", sw)
+    if ca.shape != cw.shape or sa.shape != sw.shape or sa.shape[0] != ca.shape[0]:
+        raise ValueError(f"operand shapes differ: a codes {ca.shape}, w codes {cw.shape}, a {side}s {sa.shape}, "
+                         f"w {side}s {sw.shape} (expected codes (cycles, L), {side}s (cycles, S))")
+    s, lanes = sa.shape[1], ca.shape[1]
+    if s < 1 or lanes % s:
+        raise ValueError(f"{s} {side}s per cycle do not divide {lanes} lanes into equal sub-groups")
+    return ca, sa, cw, sw
+
+
+def subgroup_sums(ca, cw, s):
+    """Per cycle and sub-group: the sum of the lanes' code products, (cycles, S)."""
+    n, lanes = ca.shape
+    return (ca * cw).reshape(n, s, lanes // s).sum(axis=2)
+
+
 def dot_dfree(ca, fa, cw, fw, fmt_a, fmt_w):
     """One step per cycle of an L-lane decompression-free dot-product unit (the engine's building block).
 
@@ -124,19 +145,10 @@ def dot_dfree(ca, fa, cw, fw, fmt_a, fmt_w):
     consecutive lanes (``S = 1`` when a group spans the whole cycle, ``g >= L``; ``S = L / g`` when several
     groups arrive per cycle). Per cycle: ``sum_s (sum_{i in s} ca_i * cw_i) << (fa_s + fw_s)``: the lanes'
     3x3 (or 7x3) products are added in a narrow tree and each sub-group's sum is shifted once."""
-    ca, cw = _lanes("a codes", ca), _lanes("w codes", cw)
-    fa, fw = _lanes("a flags", fa), _lanes("w flags", fw)
-    if ca.shape != cw.shape or fa.shape != fw.shape or fa.shape[0] != ca.shape[0]:
-        raise ValueError(f"operand shapes differ: a codes {ca.shape}, w codes {cw.shape}, a flags {fa.shape}, "
-                         f"w flags {fw.shape} (expected codes (cycles, L), flags (cycles, S))")
-    n, lanes = ca.shape
-    s = fa.shape[1]
-    if s < 1 or lanes % s:
-        raise ValueError(f"{s} flags per cycle do not divide {lanes} lanes into equal sub-groups")
+    ca, fa, cw, fw = lane_operands(ca, fa, cw, fw, "flag")
     ca, fa = check_codes("a", ca, fa, fmt_a)
     cw, fw = check_codes("w", cw, fw, fmt_w)
-    partial = (ca * cw).reshape(n, s, lanes // s).sum(axis=2)
-    return (partial << (fa + fw)).sum(axis=1)
+    return (subgroup_sums(ca, cw, fa.shape[1]) << (fa + fw)).sum(axis=1)
 
 
 def dot_int(a, b, a_bits, b_bits):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .quant import int_dtype
-from .validate import check_int_array, check_int_param, check_power_of_two, normalize_axis
+from .validate import check_grouped_tensor, check_int_array, check_int_param, check_power_of_two, normalize_axis
 
 __all__ = [
     "FLAG_BITS", "GROUP_SIZES", "SDRFormat", "SDRTensor", "compress", "decompress", "razor", "compress_reference",
@@ -98,27 +98,9 @@ class SDRTensor:
     def __post_init__(self):
         if not isinstance(self.fmt, SDRFormat):
             raise TypeError(f"fmt must be an SDRFormat, not {self.fmt!r}")
-        codes, flags = np.asarray(self.codes), np.asarray(self.flags)
-        for name, v in (("codes", codes), ("flags", flags)):
-            if v.dtype.kind not in "iu":
-                raise TypeError(f"SDRTensor {name} must be an integer array, not dtype {v.dtype}")
-        if codes.ndim == 0:
-            raise ValueError("SDRTensor codes must have at least one axis, got a scalar")
-        axis = normalize_axis("axis", self.axis, codes.ndim)
-        g = self.fmt.group_size
-        want = codes.shape[:axis] + (codes.shape[axis] // g,) + codes.shape[axis + 1:]
-        if codes.shape[axis] % g or flags.shape != want:
-            raise ValueError(f"SDRTensor flags have shape {flags.shape}; codes of shape {codes.shape} grouped by "
-                             f"{g} along axis {axis} need {want}")
-        if codes.size:
-            c = int(np.abs(codes.astype(np.int64)).max())
-            if c > self.fmt.max_code:
-                raise ValueError(f"SDRTensor code magnitude {c} exceeds the format's largest code "
-                                 f"{self.fmt.max_code} ({self.fmt.kept_bits} kept bits)")
-            lo, hi = int(flags.min()), int(flags.max())
-            if lo < 0 or hi > self.fmt.max_flag:
-                raise ValueError(f"SDRTensor flag {lo if lo < 0 else hi} is outside [0, {self.fmt.max_flag}] "
-                                 f"({self.fmt.base_bits}-bit base, {self.fmt.kept_bits} kept bits)")
+        f = self.fmt
+        check_grouped_tensor("SDRTensor", self.codes, self.flags, "flag", f.group_size, self.axis, f.max_code,
+                             f"{f.kept_bits} kept bits", f.max_flag, f"{f.base_bits}-bit base, {f.kept_bits} kept bits")
 
     @property
     def shape(self):

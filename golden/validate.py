@@ -6,6 +6,7 @@ import numpy as np
 
 __all__ = [
     "check_int_param", "check_power_of_two", "check_int_array", "check_float_array", "normalize_axis",
+    "check_grouped_tensor",
 ]
 
 
@@ -63,3 +64,30 @@ def normalize_axis(name, axis, ndim):
     if axis is None:
         raise ValueError(f"{name} cannot be used on a 0-dimensional array")
     return axis % ndim
+
+
+def check_grouped_tensor(kind, codes, side, side_name, group_size, axis, max_code, code_note, side_max, side_note):
+    """The checks every compressed tensor shares (``SDRTensor``, ``DMQTensor``): integer ``codes`` with at least
+    one axis and magnitudes up to ``max_code``; one integer ``side`` value (flag, scale) per group of
+    ``group_size`` along ``axis``, in ``[0, side_max]``. ``kind`` names the class, ``code_note`` and ``side_note``
+    explain the limits in the messages. Returns the normalized axis."""
+    codes, side = np.asarray(codes), np.asarray(side)
+    for name, v in (("codes", codes), (side_name + "s", side)):
+        if v.dtype.kind not in "iu":
+            raise TypeError(f"{kind} {name} must be an integer array, not dtype {v.dtype}")
+    if codes.ndim == 0:
+        raise ValueError(f"{kind} codes must have at least one axis, got a scalar")
+    axis = normalize_axis("axis", axis, codes.ndim)
+    g = group_size
+    want = codes.shape[:axis] + (codes.shape[axis] // g,) + codes.shape[axis + 1:]
+    if codes.shape[axis] % g or side.shape != want:
+        raise ValueError(f"{kind} {side_name}s have shape {side.shape}; codes of shape {codes.shape} grouped by "
+                         f"{g} along axis {axis} need {want}")
+    if codes.size:
+        c = int(np.abs(codes.astype(np.int64)).max())
+        if c > max_code:
+            raise ValueError(f"{kind} code magnitude {c} exceeds the format's largest code {max_code} ({code_note})")
+        lo, hi = int(side.min()), int(side.max())
+        if lo < 0 or hi > side_max:
+            raise ValueError(f"{kind} {side_name} {lo if lo < 0 else hi} is outside [0, {side_max}] ({side_note})")
+    return axis
