@@ -296,6 +296,30 @@ def _dot_lanes(st, lanes):
     return n, st["load"].reshape(n, lanes)[:, 0].astype(np.int64)
 
 
+def _every_pair_under_every_side(codes, sides, lanes, sub):
+    """Dot-unit segments of grouped operands: every code pair of ``codes`` ((n, 2) grid) in some lane, under every
+    side-value pair of ``sides`` (flags or scales; sub-groups of one cycle take different pairs). Returns the
+    (cycles, L) codes ``a``, ``w`` and the (cycles, S) side values of each operand."""
+    rows = -(-len(codes) // lanes)
+    codes = np.resize(codes, (rows * lanes, 2)).reshape(rows, lanes, 2)
+    a, w, s1, s2 = [], [], [], []
+    for k in range(len(sides)):
+        a.append(codes[:, :, 0])
+        w.append(codes[:, :, 1])
+        pair = sides[(k + np.arange(sub)) % len(sides)]
+        s1.append(np.broadcast_to(pair[:, 0], (rows, sub)))
+        s2.append(np.broadcast_to(pair[:, 1], (rows, sub)))
+    return tuple(np.concatenate(x) for x in (a, w, s1, s2))
+
+
+def _wrapping_corner(m, lanes, sub, code_a, code_w, side_a, side_w):
+    """``m`` cycles with every lane at ``+-code_a x code_w`` under the largest side values (half positive, half
+    negative, reloaded once): the accumulator wraps both ways."""
+    sign = np.where(np.arange(m) < m // 2, 1, -1)[:, None]
+    return (np.broadcast_to(code_a * sign, (m, lanes)), np.full((m, lanes), code_w), np.full((m, sub), side_a),
+            np.full((m, sub), side_w), (np.arange(m) % (m // 2) == 0).astype(np.int64))
+
+
 def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None, dsp_pairs=False):
     """QRazor ``DotProductUnit``: ``lanes`` razored products per cycle, ``S = max(1, lanes/g)`` shifts per cycle."""
     from .dot import DotProductUnit
@@ -319,18 +343,9 @@ def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None, dsp_
 
     def segments(seed):
         rng = np.random.default_rng(seed)
-        codes = _grid(range(-fa.max_code, fa.max_code + 1), range(-fw.max_code, fw.max_code + 1))
-        flags = _grid(range(fa.max_flag + 1), range(fw.max_flag + 1))
-        rows = -(-len(codes) // lanes)
-        codes = np.resize(codes, (rows * lanes, 2)).reshape(rows, lanes, 2)
-        a, w, f1, f2 = [], [], [], []
-        for k in range(len(flags)):              # every code pair in some lane under every flag pair
-            a.append(codes[:, :, 0])
-            w.append(codes[:, :, 1])
-            pair = flags[(k + np.arange(sub)) % len(flags)]         # sub-groups take different flag pairs
-            f1.append(np.broadcast_to(pair[:, 0], (rows, sub)))
-            f2.append(np.broadcast_to(pair[:, 1], (rows, sub)))
-        a, w, f1, f2 = (np.concatenate(x) for x in (a, w, f1, f2))
+        a, w, f1, f2 = _every_pair_under_every_side(
+            _grid(range(-fa.max_code, fa.max_code + 1), range(-fw.max_code, fw.max_code + 1)),
+            _grid(range(fa.max_flag + 1), range(fw.max_flag + 1)), lanes, sub)
         n = len(a)
         exhaustive = {"a": signmag(a, fa), "w": signmag(w, fw), "fa": f1, "fw": f2, "en": np.ones(n, np.int64),
                       "load": np.ones(n, np.int64)}
@@ -338,11 +353,9 @@ def dot_dfree_unit(name, lanes, g, fa, fw, label, doc, table, encoder=None, dsp_
         again = {k: v[perm] for k, v in exhaustive.items()}
         again["load"] = (np.arange(len(perm)) % 8 == 0).astype(np.int64)
         m = 1200                                                # all lanes at +-max << max flags: wraps
-        sign = np.where(np.arange(m) < m // 2, 1, -1)[:, None]
-        corner = {"a": signmag(np.broadcast_to(fa.max_code * sign, (m, lanes)), fa),
-                  "w": signmag(np.full((m, lanes), fw.max_code), fw), "fa": np.full((m, sub), fa.max_flag),
-                  "fw": np.full((m, sub), fw.max_flag), "en": np.ones(m, np.int64),
-                  "load": (np.arange(m) % (m // 2) == 0).astype(np.int64)}
+        ca, cw, f1, f2, load = _wrapping_corner(m, lanes, sub, fa.max_code, fw.max_code, fa.max_flag, fw.max_flag)
+        corner = {"a": signmag(ca, fa), "w": signmag(cw, fw), "fa": f1, "fw": f2, "en": np.ones(m, np.int64),
+                  "load": load}
         return [exhaustive, again, corner, _en_gaps(stimulus(SyntheticSource(), 400, seed + 1), seed)]
 
     params = dict(lanes=lanes, group_size=g, a_base=fa.base_bits, a_kept=fa.kept_bits, w_base=fw.base_bits,
@@ -494,26 +507,17 @@ def dot_dmq_unit(name, lanes, g, label, doc, table, encoder=None):
     def segments(seed):
         rng = np.random.default_rng(seed)
         q = fa.qmax
-        codes = _grid(range(-q, q + 1), range(-q, q + 1))
-        rows = -(-len(codes) // lanes)
-        codes = np.resize(codes, (rows * lanes, 2)).reshape(rows, lanes, 2)
-        scales = _grid((0, 1, 2, 3, 1 << 14, fa.max_mag - 1, fa.max_mag), (0, 1, 2, 64, fw.max_mag - 1, fw.max_mag))
-        a, w, s1, s2 = [], [], [], []
-        for k in range(len(scales)):           # every code pair in some lane under every corner scale pair
-            a.append(codes[:, :, 0])
-            w.append(codes[:, :, 1])
-            pair = scales[(k + np.arange(sub)) % len(scales)]
-            s1.append(np.broadcast_to(pair[:, 0], (rows, sub)))
-            s2.append(np.broadcast_to(pair[:, 1], (rows, sub)))
-        a, w, s1, s2 = (np.concatenate(x) for x in (a, w, s1, s2))
+        a, w, s1, s2 = _every_pair_under_every_side(             # every code pair under every corner scale pair
+            _grid(range(-q, q + 1), range(-q, q + 1)),
+            _grid((0, 1, 2, 3, 1 << 14, fa.max_mag - 1, fa.max_mag), (0, 1, 2, 64, fw.max_mag - 1, fw.max_mag)),
+            lanes, sub)
         n = len(a)
         exhaustive = {"a": signmag(a, fa), "w": signmag(w, fw), "sa": s1, "sw": s2, "en": np.ones(n, np.int64),
                       "load": np.ones(n, np.int64)}
         m = 600                                                 # all lanes at +-Q with the largest scales: wraps
-        sign = np.where(np.arange(m) < m // 2, 1, -1)[:, None]
-        corner = {"a": signmag(np.broadcast_to(q * sign, (m, lanes)), fa), "w": signmag(np.full((m, lanes), q), fw),
-                  "sa": np.full((m, sub), fa.max_mag), "sw": np.full((m, sub), fw.max_mag),
-                  "en": np.ones(m, np.int64), "load": (np.arange(m) % (m // 2) == 0).astype(np.int64)}
+        ca, cw, s1c, s2c, load = _wrapping_corner(m, lanes, sub, q, q, fa.max_mag, fw.max_mag)
+        corner = {"a": signmag(ca, fa), "w": signmag(cw, fw), "sa": s1c, "sw": s2c, "en": np.ones(m, np.int64),
+                  "load": load}
         r = 400                                                 # random codes and scales, accumulated
         rand = {"a": signmag(rng.integers(-q, q + 1, (r, lanes)), fa),
                 "w": signmag(rng.integers(-q, q + 1, (r, lanes)), fw),
