@@ -80,16 +80,12 @@ class Scheme:
     def effective_bits(self):
         """Bits per weight element, counting the group's flag (QRazor), FP16 scale (RTN) or integer scale (DMQ:
         7 bits, the largest W8 magnitude)."""
-        if self.weights == "dmq4":
-            return 4 + dmq.W8_DMQ4.scale_bits / self.group
-        return _bits(self.weights, self.group)
+        return _bits("weights", self.weights, self.group)
 
     @property
     def act_bits(self):
         """Bits per activation element of the linear layers, counting the group's flag or scale."""
-        if self.acts == "dmq4":
-            return 4 + dmq.A16_DMQ4.scale_bits / self.group
-        return _bits(self.acts, self.group)
+        return _bits("acts", self.acts, self.group)
 
     @property
     def family(self):
@@ -98,13 +94,17 @@ class Scheme:
         return (head, int(g)) if head and g.isdigit() else (self.name, 0)
 
 
-def _bits(kind, g):
-    """Storage bits per element of a tensor kind: the code plus its share of the group's flag or scale
+# (code bits, bits of the per-group flag or scale) of each tensor kind, by role where the role changes them
+_STORAGE = {"float": (32, 0), "w8": (8, 0), "a16": (16, 0), "i8": (8, 0), "w4": (4, sdr.FLAG_BITS),
+            "a4": (4, sdr.FLAG_BITS), "a8": (8, sdr.FLAG_BITS), "rtn4": (4, 16),
+            ("weights", "dmq4"): (4, dmq.W8_DMQ4.scale_bits), ("acts", "dmq4"): (4, dmq.A16_DMQ4.scale_bits)}
+
+
+def _bits(role, kind, g):
+    """Storage bits per element of a tensor kind in ``role``: the code plus its share of the group's flag or scale
     (QRazor 4-bit flag, RTN FP16 scale, DMQ integer scale: 7 bits for W8 weights, 15 for A16 activations)."""
-    per_group = {"w4": sdr.FLAG_BITS, "a4": sdr.FLAG_BITS, "a8": sdr.FLAG_BITS, "rtn4": 16}
-    if kind in per_group:
-        return (8 if kind == "a8" else 4) + per_group[kind] / g
-    return {"w8": 8, "a16": 16, "i8": 8, "float": 32}[kind]
+    code, side = _STORAGE.get((role, kind)) or _STORAGE[kind]
+    return code + side / g if side else code
 
 
 def _schemes():
