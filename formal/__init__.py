@@ -352,9 +352,10 @@ endmodule
 """
 
 
-def dot_proof(lanes, g, a_kept=4, depth=5):
+def dot_proof(lanes, g, a_kept=4, depth=5, dsp_pairs=False):
     fa, fw = SDRFormat(16, a_kept, g), SDRFormat(8, 4, g)
-    dut = DotProductUnit(lanes=lanes, group_size=g, a_base=16, a_kept=a_kept, w_base=8, w_kept=4)
+    dut = DotProductUnit(lanes=lanes, group_size=g, a_base=16, a_kept=a_kept, w_base=8, w_kept=4,
+                         dsp_pairs=dsp_pairs)
     sub = dut.sub
     ba, bw = fa.max_flag.bit_length(), fw.max_flag.bit_length()
     v = _export(dut, "dot")
@@ -373,8 +374,10 @@ def dot_proof(lanes, g, a_kept=4, depth=5):
 endmodule
 """
     tree_add = r"(assign l0_0 = [^;]*?) \+ "
-    return Proof(f"dot{lanes}_w4a{a_kept}_g{g}", f"{lanes}-lane W4A{a_kept} dot-product unit, g = {g} "
-                 f"({sub} group(s) per step): the accumulator is the sum of its lanes' decoded products, any sequence",
+    pairs = "_dsp2" if dsp_pairs else ""
+    return Proof(f"dot{lanes}_w4a{a_kept}{pairs}_g{g}", f"{lanes}-lane W4A{a_kept} dot-product unit"
+                 f"{' (two lanes per packed multiplier)' if dsp_pairs else ''}, g = {g} ({sub} group(s) per step): "
+                 "the accumulator is the sum of its lanes' decoded products, any sequence",
                  "induct", {"dot.v": v, "ref.v": dot_reference("ref", lanes, g, fa, fw), "top.sv": top}, "dot.v",
                  "top", (tree_add, r"\1 - "), depth=depth, tags=("dot",))
 
@@ -454,6 +457,8 @@ endmodule
 # (about 140 s) and more shapes. A 16-lane W4A8 unit did not finish in 5 minutes.
 DOTS_CI = ((4, 16, 4), (16, 8, 4), (4, 16, 8))
 DOTS_FULL = DOTS_CI + ((16, 16, 4), (8, 4, 4), (8, 16, 8))
+DSP_PAIRS_CI = ((4, 16),)                     # (lanes, g) of the W4A4 units with two lanes per multiplier
+DSP_PAIRS_FULL = DSP_PAIRS_CI + ((16, 16),)
 
 
 def proofs(full=False):
@@ -468,4 +473,5 @@ def proofs(full=False):
         out += [decoder_proof(g, base, kept) for g in groups]
     out += mac_proofs(4) + mac_proofs(8)
     out += [dot_proof(lanes, g, a_kept) for lanes, g, a_kept in (DOTS_FULL if full else DOTS_CI)]
+    out += [dot_proof(lanes, g, 4, dsp_pairs=True) for lanes, g in (DSP_PAIRS_FULL if full else DSP_PAIRS_CI)]
     return out + fp16_proofs()
