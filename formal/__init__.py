@@ -457,8 +457,8 @@ endmodule
 # (about 140 s) and more shapes. A 16-lane W4A8 unit did not finish in 5 minutes.
 DOTS_CI = ((4, 16, 4), (16, 8, 4), (4, 16, 8))
 DOTS_FULL = DOTS_CI + ((16, 16, 4), (8, 4, 4), (8, 16, 8))
-DSP_PAIRS_CI = ((4, 16),)                     # (lanes, g) of the W4A4 units with two lanes per multiplier
-DSP_PAIRS_FULL = DSP_PAIRS_CI + ((16, 16),)
+DSP_PAIRS_CI = ()                             # (lanes, g) of the W4A4 units with two lanes per multiplier
+DSP_PAIRS_FULL = DSP_PAIRS_CI + ((4, 16),)
 
 
 def proofs(full=False):
