@@ -457,8 +457,8 @@ endmodule
 # (about 140 s) and more shapes. A 16-lane W4A8 unit did not finish in 5 minutes.
 DOTS_CI = ((4, 16, 4), (16, 8, 4), (4, 16, 8))
 DOTS_FULL = DOTS_CI + ((16, 16, 4), (8, 4, 4), (8, 16, 8))
-DSP_PAIRS_CI = ()                             # (lanes, g) of the W4A4 units with two lanes per multiplier
-DSP_PAIRS_FULL = DSP_PAIRS_CI + ((4, 16),)
+# (lanes, g) of the W4A4 units with two lanes per multiplier: --full only (its proof time is not measured yet)
+DSP_PAIRS_FULL = ((4, 16),)
 
 
 def proofs(full=False):
@@ -473,5 +473,5 @@ def proofs(full=False):
         out += [decoder_proof(g, base, kept) for g in groups]
     out += mac_proofs(4) + mac_proofs(8)
     out += [dot_proof(lanes, g, a_kept) for lanes, g, a_kept in (DOTS_FULL if full else DOTS_CI)]
-    out += [dot_proof(lanes, g, 4, dsp_pairs=True) for lanes, g in (DSP_PAIRS_FULL if full else DSP_PAIRS_CI)]
+    out += [dot_proof(lanes, g, 4, dsp_pairs=True) for lanes, g in (DSP_PAIRS_FULL if full else ())]
     return out + fp16_proofs()

@@ -88,11 +88,15 @@ class _SignedProducts(wiring.Component):
         return m
 
 
-def pair_field_bits(na, nw):
-    """Field width ``K`` of a lane pair packed into one multiplier: the pair's sum ``a0*w0 + a1*w1`` (at most
-    ``2 * (2**na - 1) * (2**nw - 1)`` in magnitude) and the low product ``a0*w1`` must both fit a signed K-bit
-    field."""
-    return (2 * ((1 << na) - 1) * ((1 << nw) - 1)).bit_length() + 1
+DSP_OPERAND_BITS = 18          # a MULT18X18D (ECP5) multiplies two 18-bit signed operands
+
+
+def pair_packing(fa, fw):
+    """``(K, a bits, w bits)`` of a lane pair packed into one multiplier for the SDR formats ``fa``, ``fw``: the
+    pair's sum ``a0*w0 + a1*w1`` (at most ``2 * max_code_a * max_code_w`` in magnitude) and the low product
+    ``a0*w1`` must both fit a signed K-bit field; each packed operand is a signed code plus another shifted by K."""
+    k = (2 * fa.max_code * fw.max_code).bit_length() + 1
+    return k, k + fa.mag_bits + 1, k + fw.mag_bits + 1
 
 
 class _PairedProducts(wiring.Component):
@@ -101,10 +105,11 @@ class _PairedProducts(wiring.Component):
     field leaves (its sign bit), is the pair's part of the dot product. An FPGA maps each multiplier to one DSP
     block (two lanes per MULT18X18D at W4A4: 12 x 12 bits); ``p`` holds ``L / 2`` signed K-bit pair sums."""
 
-    def __init__(self, lanes, na, nw):
-        self.lanes, self.na, self.nw = lanes, na, nw
-        self.k = pair_field_bits(na, nw)
-        super().__init__({"a": In(data.ArrayLayout(SignMag(na), lanes)), "w": In(data.ArrayLayout(SignMag(nw), lanes)),
+    def __init__(self, lanes, fa, fw):
+        self.lanes, self.na, self.nw = lanes, fa.mag_bits, fw.mag_bits
+        self.k, self.a_bits, self.w_bits = pair_packing(fa, fw)
+        super().__init__({"a": In(data.ArrayLayout(SignMag(self.na), lanes)),
+                          "w": In(data.ArrayLayout(SignMag(self.nw), lanes)),
                           "p": Out(data.ArrayLayout(signed(self.k), lanes // 2))})
 
     def elaborate(self, platform):
@@ -119,8 +124,8 @@ class _PairedProducts(wiring.Component):
         for i in range(self.lanes // 2):
             a0, a1 = value(self.a[2 * i], self.na, f"a{2 * i}"), value(self.a[2 * i + 1], self.na, f"a{2 * i + 1}")
             w0, w1 = value(self.w[2 * i], self.nw, f"w{2 * i}"), value(self.w[2 * i + 1], self.nw, f"w{2 * i + 1}")
-            pa = Signal(signed(k + self.na + 1), name=f"pack_a{i}")
-            pw = Signal(signed(k + self.nw + 1), name=f"pack_w{i}")
+            pa = Signal(signed(self.a_bits), name=f"pack_a{i}")
+            pw = Signal(signed(self.w_bits), name=f"pack_w{i}")
             prod = Signal(signed(len(pa) + len(pw)), name=f"pair{i}")
             m.d.comb += [pa.eq(a0 + (a1 << k)), pw.eq(w1 + (w0 << k)), prod.eq(pa * pw),
                          self.p[i].eq(prod[k:2 * k] + prod[k - 1])]
@@ -229,13 +234,14 @@ class DotProductUnit(_Dot):
         if not isinstance(dsp_pairs, bool):
             raise TypeError(f"dsp_pairs must be True or False, not {dsp_pairs!r}")
         if dsp_pairs:
-            k = pair_field_bits(na, nw)
+            _, pa, pw = pair_packing(self.a_fmt, self.w_fmt)
             if self.lanes // self.sub < 2:
                 raise ValueError(f"dsp_pairs needs at least 2 lanes per group, not {self.lanes // self.sub} "
                                  f"(lanes={self.lanes}, group_size={self.group_size})")
-            if max(k + na + 1, k + nw + 1) > 18:
-                raise ValueError(f"dsp_pairs: a lane pair needs {k + na + 1} x {k + nw + 1}-bit products for "
-                                 f"A{a_base}K{a_kept} x W{w_base}K{w_kept}, more than an 18 x 18 DSP block takes")
+            if max(pa, pw) > DSP_OPERAND_BITS:
+                raise ValueError(f"dsp_pairs: a lane pair needs {pa} x {pw}-bit products for "
+                                 f"A{a_base}K{a_kept} x W{w_base}K{w_kept}, more than an {DSP_OPERAND_BITS} x "
+                                 f"{DSP_OPERAND_BITS} DSP block takes")
         self.dsp_pairs = dsp_pairs
         super().__init__({
             "a": In(data.ArrayLayout(SignMag(na), self.lanes)), "w": In(data.ArrayLayout(SignMag(nw), self.lanes)),
@@ -254,7 +260,7 @@ class DotProductUnit(_Dot):
         """Stages 2 and 3 on registered operands: products, trees, partial-sum registers, shifters, accumulator."""
         na, nw = self.a_fmt.mag_bits, self.w_fmt.mag_bits
         if self.dsp_pairs:
-            m.submodules.multipliers = mul = _PairedProducts(self.lanes, na, nw)
+            m.submodules.multipliers = mul = _PairedProducts(self.lanes, self.a_fmt, self.w_fmt)
             m.submodules.tree = tree = _Trees(self.lanes // 2, self.sub, mul.k)
         else:
             m.submodules.multipliers = mul = _SignedProducts(self.lanes, na, nw)

@@ -72,8 +72,8 @@ class Scheme:
         for field, allowed in choices:
             if getattr(self, field) not in allowed:
                 raise ValueError(f"{field} must be one of {allowed}, not {getattr(self, field)!r}")
-        sdr_or_rtn = {self.weights, self.acts, self.kv} & {"w4", "a4", "a8", "kv4", "rtn4", "dmq4"}
-        if sdr_or_rtn and self.group <= 0:
+        grouped = any(_side_bits(role, getattr(self, role)) for role in ("weights", "acts", "kv"))
+        if grouped and self.group <= 0:
             raise ValueError(f"scheme {self.name!r} compresses data, so it needs a group size, not {self.group}")
 
     @property
@@ -95,15 +95,25 @@ class Scheme:
 
 
 # (code bits, bits of the per-group flag or scale) of each tensor kind, by role where the role changes them
-_STORAGE = {"float": (32, 0), "w8": (8, 0), "a16": (16, 0), "i8": (8, 0), "w4": (4, sdr.FLAG_BITS),
-            "a4": (4, sdr.FLAG_BITS), "a8": (8, sdr.FLAG_BITS), "rtn4": (4, 16),
+# (the kinds with per-group side bits are the grouped ones: they need a group size)
+_STORAGE = {"float": (32, 0), "w8": (8, 0), "a16": (16, 0), "i8": (8, 0), "kv8": (8, 0), "w4": (4, sdr.FLAG_BITS),
+            "a4": (4, sdr.FLAG_BITS), "a8": (8, sdr.FLAG_BITS), "kv4": (4, sdr.FLAG_BITS), "rtn4": (4, 16),
             ("weights", "dmq4"): (4, dmq.W8_DMQ4.scale_bits), ("acts", "dmq4"): (4, dmq.A16_DMQ4.scale_bits)}
+
+
+def _storage(role, kind):
+    return _STORAGE.get((role, kind)) or _STORAGE[kind]
+
+
+def _side_bits(role, kind):
+    """Bits of the per-group flag or scale a tensor kind stores in ``role`` (0: not grouped)."""
+    return _storage(role, kind)[1]
 
 
 def _bits(role, kind, g):
     """Storage bits per element of a tensor kind in ``role``: the code plus its share of the group's flag or scale
     (QRazor 4-bit flag, RTN FP16 scale, DMQ integer scale: 7 bits for W8 weights, 15 for A16 activations)."""
-    code, side = _STORAGE.get((role, kind)) or _STORAGE[kind]
+    code, side = _storage(role, kind)
     return code + side / g if side else code
 
 
@@ -253,7 +263,7 @@ def fq_qkv(x, scale, sch):
 def weight_config(sch):
     """What a scheme's fake-quantized weights depend on: schemes with the same config share them (the sweep
     runs them one after another so each config is quantized once)."""
-    return (sch.weights, sch.group if sch.weights in ("w4", "dmq4", "rtn4") else 0)
+    return (sch.weights, sch.group if _side_bits("weights", sch.weights) else 0)
 
 
 class QuantizedModel:

@@ -44,13 +44,14 @@ def _head(drive, n):
 @pytest.mark.parametrize("name", NAMES)
 def test_unit(name, trace_set):
     u = get(name)
-    synthetic = u.vectors(_cycles(u, "QR_SIM_CYCLES", 2000), seed=1)
-    real = u.stimulus(trace_set, _cycles(u, "QR_TRACE_CYCLES", 10000), seed=11)
     budget = _icarus_budget(u)
-    if budget:
-        corners = _head(concat(u.segments(1)), budget // 2)
-        stream = u.stimulus(SyntheticSource(), budget // 4, 1)
-        synthetic, real = concat([corners, stream]), _head(real, budget - budget // 2 - budget // 4)
+    if budget:                              # the vectors() layout (segments, then a stream), cut to the budget
+        synthetic = concat([_head(concat(u.segments(1)), budget // 2), u.stimulus(SyntheticSource(), budget // 4, 1)])
+        real = _head(u.stimulus(trace_set, budget - budget // 2 - budget // 4, seed=11),
+                     budget - budget // 2 - budget // 4)
+    else:
+        synthetic = u.vectors(_cycles(u, "QR_SIM_CYCLES", 2000), seed=1)
+        real = u.stimulus(trace_set, _cycles(u, "QR_TRACE_CYCLES", 10000), seed=11)
     drive = concat([synthetic, real])
     n = len(drive[u.inputs[0].name])
     per_lane = -(-n // u.bench_lanes)
