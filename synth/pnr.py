@@ -13,7 +13,10 @@ For each unit, in ``build/pnr/<name>/``: the exported Verilog in ``source/``, th
 * DRC (magic, on the abstract cell views qflow migrates), LVS (netgen, layout against the synthesized netlist),
   GDSII, and a PNG of the routed layout (the GDS rendered by KLayout's Python module, headless). qflow stops at a
   DRC violation: the rules violated are then listed (magic ``drc listall why``), LVS still runs, no GDS is
-  written and the picture comes from the routed DEF.
+  written and the picture comes from the routed DEF. An LVS mismatch is reported with the nets netgen could not
+  match (an unconnected pin shows as ``CELL_n/PIN``);
+* a run that is not clean is placed again at a slightly lower density (``--retries``, default 2; see
+  ``place_and_route``), and every attempt is reported.
 
 Reports per unit: die area, cell area and utilization (from the routed DEF and the LEF cell sizes, fill cells
 excluded), wire length (from the DEF's routed segments), f_max before and after routing, DRC errors, LVS result,
@@ -126,14 +129,56 @@ def render(layout_file, png, width=900, height=700, lef=TECH_DIR / "osu018_stdce
     view.save_image(str(png), width, height)
 
 
-def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT):
-    """Run qflow on ``unit`` in ``workdir``; return its figures. Raises ``ToolError`` with the log to read."""
+RETRY_STEP = 0.02
+
+
+def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT, retries=0):
+    """Run qflow on ``unit`` in ``workdir``; return its figures. Raises ``ToolError`` with the log to read.
+
+    qrouter 1.4 sometimes ends a route with a via beside the pin instead of on it: magic reports the via's lone
+    Metal1 pad (0.16 um^2) as a minimum-area violation and, where the via was the pin's only connection, netgen
+    reports the pin unconnected. Another placement routes clean. With ``retries``, a run that is not clean (DRC or
+    LVS) is placed again at a density ``RETRY_STEP`` lower, up to ``retries`` times; the first clean run is kept
+    (else the requested density's), and ``attempts`` lists every run's density, DRC and LVS results."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a whole number >= 0, not {retries!r}")
+    if density - retries * RETRY_STEP < 0.1:
+        raise ValueError(f"density {density} with {retries} retries would place below density 0.1")
     if shutil.which("qflow") is None:
         raise ToolError("qflow is not installed; run `make setup` (Debian packages qflow, qflow-tech-osu018)")
-    name = unit.name
     work = Path(workdir)
     if work.exists():
         shutil.rmtree(work)                     # a rerun trusts nothing an interrupted run left
+    runs = []
+    for i in range(retries + 1):
+        d = round(density - i * RETRY_STEP, 3)
+        run_dir = work.with_name(f".{work.name}.d{d}")
+        runs.append((run_dir, _qflow(unit, run_dir, d, timeout)))
+        if _clean(runs[-1][1]):
+            break
+    keep_dir, res = next((r for r in runs if _clean(r[1])), runs[0])
+    res["attempts"] = [dict(density=r["density"], seconds=r["seconds"], drc_errors=r["drc_errors"],
+                            drc_rules=r["drc_rules"], lvs_errors=r["lvs_errors"], lvs_unmatched=r["lvs_unmatched"])
+                       for _, r in runs]
+    keep_dir.rename(work)
+    for run_dir, _ in runs:
+        if run_dir != keep_dir:
+            shutil.rmtree(run_dir)
+    name = unit.name
+    gds = work / f"{name}.gds"
+    render(gds if gds.is_file() else work / f"{name}.def", work / f"{name}_layout.png")
+    res["png"] = f"{name}/{name}_layout.png"
+    return res
+
+
+def _clean(r):
+    return r["drc_errors"] == 0 and r["lvs_match"] and not r["lvs_errors"]
+
+
+def _qflow(unit, work, density, timeout):
+    name = unit.name
+    if work.exists():
+        shutil.rmtree(work)
     (work / "source").mkdir(parents=True)
     (work / "source" / f"{name}.v").write_text(to_verilog(unit))
     (work / "project_vars.sh").write_text(f"#!/usr/bin/tcsh -f\nset initial_density = {density}\n")
@@ -143,11 +188,17 @@ def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT):
     try:
         run_tool(["qflow", *STEPS, "-T", TECH, name], work / "qflow.log", work, timeout=timeout)
     except ToolError:
-        # qflow stops at the first DRC violation (no LVS, no GDS); anything else is a failure of the run
-        if "DRC failure" not in _read(logs / "drc.log"):
+        # qflow stops at the first DRC violation (no LVS, no GDS) and at an LVS mismatch (no GDS); anything else
+        # is a failure of the run
+        if "DRC failure" in _read(logs / "drc.log"):
+            drc_rules = drc_violations(work, name)
+            try:
+                run_tool(["qflow", "lvs", "-T", TECH, name], work / "qflow_lvs.log", work, timeout=timeout)
+            except ToolError:
+                if "Design fails LVS" not in _read(logs / "lvs.log"):
+                    raise
+        elif "Design fails LVS" not in _read(logs / "lvs.log"):
             raise
-        drc_rules = drc_violations(work, name)
-        run_tool(["qflow", "lvs", "-T", TECH, name], work / "qflow_lvs.log", work, timeout=timeout)
     seconds = time.perf_counter() - t0
     route = (logs / "route.log").read_text()
     if "No failed routes" not in route.split("Final:")[-1]:
@@ -163,12 +214,17 @@ def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT):
                seconds=round(seconds, 1), fmax_pre_route_mhz=_fmax(logs / "sta.log"),
                fmax_post_route_mhz=_fmax(logs / "post_sta.log"), drc_errors=int(drc[-1]) if drc else None,
                lvs_errors=int(lvs_err[-1]) if lvs_err else None, lvs_match="Circuits match uniquely" in lvs
-               or "Circuits match correctly" in lvs, drc_rules=drc_rules, **parse_def(work / f"{name}.def"))
-    gds = work / f"{name}.gds"
-    res["gds"] = gds.is_file()
-    render(gds if gds.is_file() else work / f"{name}.def", work / f"{name}_layout.png")
-    res["png"] = f"{name}/{name}_layout.png"
+               or "Circuits match correctly" in lvs, lvs_unmatched=lvs_unmatched(work / "comp.out"),
+               drc_rules=drc_rules, **parse_def(work / f"{name}.def"))
+    res["gds"] = (work / f"{name}.gds").is_file()
     return res
+
+
+def lvs_unmatched(comp):
+    """Nets netgen could not match, from its ``comp.out`` (e.g. ``NAND3X1_130/A``: a layout net on that pin
+    alone, which is an unconnected pin), layout side first."""
+    return [m.group(1) for m in re.finditer(r"^Net: (\S+)\s*\|\(no matching net\)", _read(comp), re.M)] + \
+        [m.group(1) for m in re.finditer(r"^\(no matching net\)\s*\|Net: (\S+)", _read(comp), re.M)]
 
 
 def _read(path):
@@ -215,6 +271,26 @@ def _drc_cell(r):
     return f"{r['drc_errors']} ({'; '.join(f'{n} x {rule}' for rule, n in rules)}; no GDS)"
 
 
+def _lvs_cell(r):
+    if r["lvs_match"] and not r["lvs_errors"]:
+        return "match"
+    opens = r.get("lvs_unmatched") or []
+    return f"{r['lvs_errors']} errors" + (f" (unmatched: {', '.join(opens)})" if opens else "")
+
+
+def _attempts_line(r):
+    tries = r.get("attempts") or []
+    if len(tries) < 2:
+        return None
+    def one(a):
+        drc = f"DRC {a['drc_errors']}" + (f" ({'; '.join(rule for rule, _ in a['drc_rules'])})" if a["drc_rules"]
+                                          else "")
+        lvs = "LVS match" if not a["lvs_errors"] else f"LVS {a['lvs_errors']} errors" + (
+            f" ({', '.join(a['lvs_unmatched'])} unconnected)" if a["lvs_unmatched"] else "")
+        return f"density {a['density']}: {drc}, {lvs}"
+    return f"- {r['label']}: " + "; ".join(one(a) for a in tries) + f"; kept density {r['density']}"
+
+
 def report_markdown(results, failed, meta, synth=None):
     syn = {u["name"]: u for u in (synth or {}).get("units", [])}
     f = lambda v, nd=0: "-" if v is None else f"{v:,.{nd}f}"      # noqa: E731
@@ -225,16 +301,22 @@ def report_markdown(results, failed, meta, synth=None):
              "area differs from `make synth area`. qflow stops at the first DRC violation; the flow then still runs "
              "LVS and reports each violated rule (magic `drc listall why`), but writes no GDS for that layout (its "
              "picture is drawn from the routed DEF).", "",
-             "| unit | make synth area (um^2) | qflow cell area (um^2) | cells | die (um^2) | die (um x um) | "
-             "utilization | wire length (mm) | f_max pre-route (MHz) | f_max post-route (MHz) | DRC errors | LVS | "
-             "time (s) |", "|---" * 13 + "|"]
+             "| unit | make synth area (um^2) | qflow cell area (um^2) | cells | density | die (um^2) | "
+             "die (um x um) | utilization | wire length (mm) | f_max pre-route (MHz) | f_max post-route (MHz) | "
+             "DRC errors | LVS | time (s) |", "|---" * 14 + "|"]
     for r in results:
         s = syn.get(r["name"], {}).get("area_um2")
-        lvs = "match" if r["lvs_match"] and not r["lvs_errors"] else f"{r['lvs_errors']} errors"
-        lines.append(f"| {r['label']} | {f(s)} | {f(r['cell_area_um2'])} | {r['cells']:,} | {f(r['die_um2'])} | "
+        lvs = _lvs_cell(r)
+        lines.append(f"| {r['label']} | {f(s)} | {f(r['cell_area_um2'])} | {r['cells']:,} | {r['density']} | "
+                     f"{f(r['die_um2'])} | "
                      f"{r['die_w_um']:.0f} x {r['die_h_um']:.0f} | {100 * r['utilization']:.0f} % | "
                      f"{r['wire_um'] / 1000:.2f} | {f(r['fmax_pre_route_mhz'])} | {f(r['fmax_post_route_mhz'])} | "
                      f"{_drc_cell(r)} | {lvs} | {r['seconds']:.0f} |")
+    retried = [line for line in map(_attempts_line, results) if line]
+    if retried:
+        lines += ["", f"Placed again at a lower density after a run that was not clean (qrouter's off-pin vias: "
+                  f"a lone via pad below Metal1's minimum area, and an unconnected pin where it was the only "
+                  f"connection), up to {meta.get('retries', '?')} times:", ""] + retried
     rows = _ratio_rows(results, synth)
     if rows:
         lines += ["", "Area ratios: post-route die and cell area against the baseline, the synthesis-only "
@@ -260,10 +342,16 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=Path("build/pnr"))
     ap.add_argument("--synth", type=Path, default=Path("build/synth/report.json"),
                     help="make synth's report, for the synthesis-only areas (optional)")
-    ap.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds per unit (default 3600)")
+    ap.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds per run (default 3600)")
+    ap.add_argument("--retries", type=int, default=2, help=f"place again at {RETRY_STEP} lower density after a "
+                    "run with DRC or LVS errors, up to this many times (default 2)")
     args = ap.parse_args(argv)
     if not 0.1 <= args.density <= 0.95:
         ap.error(f"--density must be within [0.1, 0.95], not {args.density}")
+    if not 0 <= args.retries <= 10:
+        ap.error(f"--retries must be within [0, 10], not {args.retries}")
+    if args.density - args.retries * RETRY_STEP < 0.1:
+        ap.error(f"--density {args.density} with --retries {args.retries} would place below density 0.1")
     if args.timeout < 1:
         ap.error(f"--timeout must be at least 1 second, not {args.timeout}")
     names = args.units or default_units()
@@ -280,15 +368,15 @@ def main(argv=None):
     for u in todo:
         print(f"pnr: {u.name} ...", flush=True)
         try:
-            r = place_and_route(u, args.out / u.name, args.density, args.timeout)
+            r = place_and_route(u, args.out / u.name, args.density, args.timeout, args.retries)
             results.append(r)
             print(f"pnr: {u.name}: die {r['die_um2']:,.0f} um^2, {100 * r['utilization']:.0f} % utilized, "
                   f"post-route {r['fmax_post_route_mhz']} MHz, DRC {r['drc_errors']}, LVS "
-                  f"{'match' if r['lvs_match'] else 'MISMATCH'}, {r['seconds']:.0f} s", flush=True)
+                  f"{_lvs_cell(r)}, density {r['density']}, {r['seconds']:.0f} s", flush=True)
         except ToolError as e:
             failed.append((u.name, str(e)))
             print(f"pnr: {u.name} failed: {e}", file=sys.stderr, flush=True)
-    meta = dict(density=args.density, tech=TECH, steps=STEPS)
+    meta = dict(density=args.density, retries=args.retries, tech=TECH, steps=STEPS)
     tmp = args.out / "report.json.tmp"
     tmp.write_text(json.dumps(dict(meta=meta, units=results, failed=failed), indent=1))
     tmp.replace(args.out / "report.json")

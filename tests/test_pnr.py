@@ -36,6 +36,7 @@ def test_drc_violation_is_reported_by_rule_and_lvs_still_runs(tmp_path):
 
 def test_bad_options_are_usage_errors(tmp_path, capsys):
     for argv, msg in ((["--density", "2"], "--density must be within"), (["no_such_unit"], "no_such_unit"),
+                      (["--retries", "-1"], "--retries must be within"),
                       (["--timeout", "0"], "--timeout must be at least")):
         with pytest.raises(SystemExit) as e:
             pnr.main([*argv, "--out", str(tmp_path)])
@@ -44,10 +45,67 @@ def test_bad_options_are_usage_errors(tmp_path, capsys):
 
 
 def test_report_ratios_from_results():
-    base = dict(lvs_match=True, lvs_errors=0, drc_errors=0, seconds=1.0, fmax_pre_route_mhz=100.0,
+    base = dict(lvs_match=True, lvs_errors=0, drc_errors=0, seconds=1.0, density=0.6, fmax_pre_route_mhz=100.0,
                 fmax_post_route_mhz=90.0, die_w_um=10, die_h_um=10, cells=10, utilization=0.5, wire_um=100.0)
     rs = [dict(base, name="mac_dfree_w4a4", label="a", die_um2=50.0, cell_area_um2=25.0),
           dict(base, name="mac_int16x8", label="b", die_um2=100.0, cell_area_um2=50.0)]
     synth = {"units": [{"name": "mac_dfree_w4a4", "area_um2": 30.0}, {"name": "mac_int16x8", "area_um2": 60.0}]}
     md = pnr.report_markdown(rs, [], dict(density=0.6), synth)
     assert "| a | b | 0.500 | 0.500 | 0.500 |" in md
+
+
+COMP_OUT = """Net: INVX2_32/A                            |Net: _1257_
+  AOI21X1/C = 1                            |  NOR2X1/Y = 1
+
+Net: NAND3X1_130/A                         |(no matching net)
+  NAND3X1/A = 1                            |
+(no matching net)                          |Net: _99_
+"""
+
+
+def test_lvs_unmatched_nets_are_named(tmp_path):
+    (tmp_path / "comp.out").write_text(COMP_OUT)
+    assert pnr.lvs_unmatched(tmp_path / "comp.out") == ["NAND3X1_130/A", "_99_"]
+    assert pnr.lvs_unmatched(tmp_path / "missing.out") == []
+
+
+def _fake_qflow(outcomes):
+    """A stand-in for one qflow run: the run directory and figures with the next (drc, lvs errors) outcome."""
+    calls = []
+
+    def run(unit, work, density, timeout):
+        drc, lvs = outcomes[len(calls)]
+        calls.append(density)
+        (work / "source").mkdir(parents=True)
+        return dict(name=unit.name, label=unit.label, density=density, seconds=1.0, drc_errors=drc,
+                    drc_rules=[("Metal1 area", drc)] if drc else [], lvs_errors=lvs, lvs_match=not lvs,
+                    lvs_unmatched=["NAND3X1_130/A"] if lvs else [], die_um2=100.0 / density)
+    return run, calls
+
+
+@pytest.mark.parametrize("outcomes, kept, tried", [
+    (((0, 0),), 0.6, [0.6]),                                  # clean first time: no retry
+    (((1, 2), (0, 0)), 0.58, [0.6, 0.58]),                    # the first clean run is kept
+    (((1, 2), (1, 0), (1, 0)), 0.6, [0.6, 0.58, 0.56]),       # none clean: the requested density's run is kept
+])
+def test_a_run_that_is_not_clean_is_placed_again(tmp_path, monkeypatch, outcomes, kept, tried):
+    run, calls = _fake_qflow(outcomes)
+    monkeypatch.setattr(pnr, "_qflow", run)
+    monkeypatch.setattr(pnr, "render", lambda src, png: None)
+    monkeypatch.setattr(pnr.shutil, "which", lambda tool: "/usr/bin/" + tool)
+    r = pnr.place_and_route(get("mac_conv_w4a4"), tmp_path / "mac", density=0.6, retries=2)
+    assert calls == tried and r["density"] == kept
+    assert [a["density"] for a in r["attempts"]] == tried
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mac"]       # the other attempts are removed
+    md = pnr.report_markdown([dict(r, cells=1, cell_area_um2=1.0, die_w_um=1, die_h_um=1, utilization=0.5,
+                                   wire_um=1.0, fmax_pre_route_mhz=None, fmax_post_route_mhz=None)], [],
+                             dict(density=0.6, retries=2))
+    assert ("kept density" in md) == (len(tried) > 1)
+
+
+def test_bad_retries_are_errors(tmp_path):
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="retries must be a whole number"):
+            pnr.place_and_route(get("mac_dfree_w4a4"), tmp_path / "x", retries=bad)
+    with pytest.raises(ValueError, match="would place below density 0.1"):
+        pnr.place_and_route(get("mac_dfree_w4a4"), tmp_path / "x", density=0.12, retries=2)
