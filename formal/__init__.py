@@ -354,24 +354,27 @@ endmodule
 
 def pairs_reference(name, lanes, fa, fw, k):
     """Behavioural stand-in for a paired unit's ``multipliers`` submodule (same module name and ports): each
-    lane pair's ``a0*w0 + a1*w1`` of the signed codes, as a K-bit two's complement field, by a loop."""
+    lane pair's ``a0*w0 + a1*w1`` of the signed codes, as a K-bit two's complement field, by a loop (in K-bit
+    arithmetic: 32-bit products made the 16-lane induction run for over 25 minutes)."""
     na, nw = fa.mag_bits, fw.mag_bits
     ka, kw = na + 1, nw + 1
     return f"""module {name} (input [{lanes * ka - 1}:0] a, input [{lanes * kw - 1}:0] w,
     output reg [{lanes // 2 * k - 1}:0] p);
   integer i, j;
-  reg signed [31:0] s, x, y;
+  reg signed [{k - 1}:0] s;
+  reg signed [{na}:0] x;
+  reg signed [{nw}:0] y;
   always @* begin
     for (i = 0; i < {lanes // 2}; i = i + 1) begin
       s = 0;
       for (j = 2 * i; j < 2 * i + 2; j = j + 1) begin
-        x = a[j*{ka} +: {na}];
-        y = w[j*{kw} +: {nw}];
+        x = {{1'b0, a[j*{ka} +: {na}]}};
+        y = {{1'b0, w[j*{kw} +: {nw}]}};
         if (a[j*{ka} + {na}]) x = -x;
         if (w[j*{kw} + {nw}]) y = -y;
         s = s + x * y;
       end
-      p[i*{k} +: {k}] = s[{k - 1}:0];
+      p[i*{k} +: {k}] = s;
     end
   end
 endmodule

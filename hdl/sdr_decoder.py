@@ -4,9 +4,9 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.sdr import FLAG_BITS, SDRFormat
+from golden.sdr import SDRFormat
 
-from .parts import BarrelShifter, SignMag
+from .parts import BarrelShifter, SignMag, flag_bits
 
 __all__ = ["SDRDecoder"]
 
@@ -18,13 +18,14 @@ class SDRDecoder(wiring.Component):
     Bit-exact with ``golden.decompress`` for every legal code and flag (``flag <= base_bits - kept_bits``).
 
     Parameters: ``base_bits`` (3..16), ``kept_bits`` (2..8). Members: ``code`` : In(SignMag(kept_bits - 1));
-    ``flag`` : In(4); ``value`` : Out(signed(base_bits)).
+    ``flag`` : In(flag_bits(max_flag)), as wide as the format's largest flag needs (4 bits for A16 -> 4 and 8 bits,
+    3 for W8 -> 4: no unused input pin); ``value`` : Out(signed(base_bits)).
     """
 
     def __init__(self, *, base_bits=16, kept_bits=4):
         self.fmt = SDRFormat(base_bits, kept_bits, 1)           # the golden model's rules and messages
         self.base_bits, self.kept_bits = base_bits, kept_bits
-        super().__init__({"code": In(SignMag(self.fmt.mag_bits)), "flag": In(FLAG_BITS),
+        super().__init__({"code": In(SignMag(self.fmt.mag_bits)), "flag": In(flag_bits(self.fmt.max_flag)),
                           "value": Out(signed(base_bits))})
 
     latency = 0

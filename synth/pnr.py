@@ -46,7 +46,8 @@ TIMEOUT = 3600
 DEFAULT_TABLES = ("mac", "decoder")
 # dmq_encoder_a16k4_g16 is not in the default set: its qflow run (16 combinational dividers) did not finish in
 # 3,600 s here; run it by name with a longer --timeout
-DEFAULT_EXTRA = ("sdr_encoder_a16k4_g16", "dot4_w4a4", "dot4_int16x8", "dot4_int8x8", "dot16_w4a4", "dot16_int8x8",
+DEFAULT_EXTRA = ("sdr_encoder_a16k4_g16", "dot4_w4a4", "dot4_w4a4_dsp2", "dot4_int16x8", "dot4_int8x8", "dot16_w4a4",
+                 "dot16_w4a4_dsp2", "dot16_int8x8",
                  "dot16_dmq_w4a4_g16")
 
 
