@@ -441,10 +441,10 @@ def pairs_proof(lanes, g, a_kept=4):
     """The packed multipliers of the paired unit, as exported inside it: every pair's field ``p[i]`` (the middle
     K bits of ``(a0 + a1 << K) * (w1 + w0 << K)`` plus the low field's borrow) is ``a0*w0 + a1*w1``, for every
     input. Together with the ``dot*_dsp2`` proof this proves the whole paired unit."""
-    fa, fw, dut, v = _dot_unit(lanes, g, a_kept, True)
+    fa, fw, _, v = _dot_unit(lanes, g, a_kept, True)
     if re.search(r"^module " + re.escape(PAIRS_MODULE) + r"\([^)]*\bclk\b", v, re.M):
         raise FormalError(f"{PAIRS_MODULE.strip()} has a clock: the compositional proof assumes it combinational")
-    k = pair_packing(fa, fw)[0]
+    k, pa, pw = pair_packing(fa, fw)
     ka, kw = fa.mag_bits + 1, fw.mag_bits + 1
     top = f"""module top(input [{lanes * ka - 1}:0] a, input [{lanes * kw - 1}:0] w);
   wire [{lanes // 2 * k - 1}:0] p, q;
@@ -454,7 +454,7 @@ def pairs_proof(lanes, g, a_kept=4):
 endmodule
 """
     return Proof(f"pairs{lanes}_w4a{a_kept}", f"{lanes}-lane W4A{a_kept} unit's packed multipliers (two lanes per "
-                 f"{pair_packing(fa, fw)[1]} x {pair_packing(fa, fw)[2]} product): each field is the pair's "
+                 f"{pa} x {pw} product): each field is the pair's "
                  "a0*w0 + a1*w1, every input", "comb",
                  {"dot.v": v, "ref.v": pairs_reference("pairs", lanes, fa, fw, k), "top.sv": top}, "dot.v", "top",
                  (r"(= pair0\[\d+:\d+\]) \+ ", r"\1 - "), tags=("dot", "pairs"))

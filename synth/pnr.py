@@ -141,10 +141,7 @@ def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT, retries=0):
     reports the pin unconnected. Another placement routes clean. With ``retries``, a run that is not clean (DRC or
     LVS) is placed again at a density ``RETRY_STEP`` lower, up to ``retries`` times; the first clean run is kept
     (else the requested density's), and ``attempts`` lists every run's density, DRC and LVS results."""
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"retries must be a whole number >= 0, not {retries!r}")
-    if density - retries * RETRY_STEP < 0.1:
-        raise ValueError(f"density {density} with {retries} retries would place below density 0.1")
+    check_retries(density, retries)
     if shutil.which("qflow") is None:
         raise ToolError("qflow is not installed; run `make setup` (Debian packages qflow, qflow-tech-osu018)")
     work = Path(workdir)
@@ -159,7 +156,8 @@ def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT, retries=0):
             break
     keep_dir, res = next((r for r in runs if _clean(r[1])), runs[0])
     res["attempts"] = [dict(density=r["density"], seconds=r["seconds"], drc_errors=r["drc_errors"],
-                            drc_rules=r["drc_rules"], lvs_errors=r["lvs_errors"], lvs_unmatched=r["lvs_unmatched"])
+                            drc_rules=r["drc_rules"], lvs_match=r["lvs_match"], lvs_errors=r["lvs_errors"],
+                            lvs_unmatched=r["lvs_unmatched"])
                        for _, r in runs]
     keep_dir.rename(work)
     for run_dir, _ in runs:
@@ -170,6 +168,14 @@ def place_and_route(unit, workdir, density=0.6, timeout=TIMEOUT, retries=0):
     render(gds if gds.is_file() else work / f"{name}.def", work / f"{name}_layout.png")
     res["png"] = f"{name}/{name}_layout.png"
     return res
+
+
+def check_retries(density, retries):
+    """``ValueError`` unless ``retries`` is a whole number >= 0 that keeps every attempt's density >= 0.1."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a whole number >= 0, not {retries!r}")
+    if density - retries * RETRY_STEP < 0.1:
+        raise ValueError(f"density {density} with {retries} retries would place below density 0.1")
 
 
 def _clean(r):
@@ -224,8 +230,9 @@ def _qflow(unit, work, density, timeout):
 def lvs_unmatched(comp):
     """Nets netgen could not match, from its ``comp.out`` (e.g. ``NAND3X1_130/A``: a layout net on that pin
     alone, which is an unconnected pin), layout side first."""
-    return [m.group(1) for m in re.finditer(r"^Net: (\S+)\s*\|\(no matching net\)", _read(comp), re.M)] + \
-        [m.group(1) for m in re.finditer(r"^\(no matching net\)\s*\|Net: (\S+)", _read(comp), re.M)]
+    text = _read(comp)
+    return re.findall(r"^Net: (\S+)\s*\|\(no matching net\)", text, re.M) + \
+        re.findall(r"^\(no matching net\)\s*\|Net: (\S+)", text, re.M)
 
 
 def _read(path):
@@ -283,13 +290,10 @@ def _attempts_line(r):
     tries = r.get("attempts") or []
     if len(tries) < 2:
         return None
-    def one(a):
-        drc = f"DRC {a['drc_errors']}" + (f" ({'; '.join(rule for rule, _ in a['drc_rules'])})" if a["drc_rules"]
-                                          else "")
-        lvs = "LVS match" if not a["lvs_errors"] else f"LVS {a['lvs_errors']} errors" + (
-            f" ({', '.join(a['lvs_unmatched'])} unconnected)" if a["lvs_unmatched"] else "")
-        return f"density {a['density']}: {drc}, {lvs}"
-    return f"- {r['label']}: " + "; ".join(one(a) for a in tries) + f"; kept density {r['density']}"
+    one = [f"density {a['density']}: DRC {a['drc_errors']}"
+           + (f" ({'; '.join(rule for rule, _ in a['drc_rules'])})" if a["drc_rules"] else "")
+           + f", LVS {_lvs_cell(a)}" for a in tries]
+    return f"- {r['label']}: " + "; ".join(one) + f"; kept density {r['density']}"
 
 
 def report_markdown(results, failed, meta, synth=None):
@@ -351,8 +355,10 @@ def main(argv=None):
         ap.error(f"--density must be within [0.1, 0.95], not {args.density}")
     if not 0 <= args.retries <= 10:
         ap.error(f"--retries must be within [0, 10], not {args.retries}")
-    if args.density - args.retries * RETRY_STEP < 0.1:
-        ap.error(f"--density {args.density} with --retries {args.retries} would place below density 0.1")
+    try:
+        check_retries(args.density, args.retries)
+    except ValueError as e:
+        ap.error(str(e))
     if args.timeout < 1:
         ap.error(f"--timeout must be at least 1 second, not {args.timeout}")
     names = args.units or default_units()
