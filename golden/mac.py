@@ -23,7 +23,7 @@ from .validate import check_int_array, check_int_param
 
 __all__ = [
     "ACC_WIDTH", "wrap", "Accumulator", "accumulate", "dfree_product", "conventional_product",
-    "int_product", "check_codes", "gemm_dfree", "gemm_reference", "dot_dfree", "dot_int", "lane_operands",
+    "int_product", "check_codes", "gemm_dfree", "gemm_reference", "gemm_exact", "dot_dfree", "dot_int", "lane_operands",
     "subgroup_sums",
 ]
 
@@ -200,3 +200,21 @@ def gemm_reference(a, w, acc_width=ACC_WIDTH):
     dw = decompress(w).astype(np.int64)
     return wrap(da @ dw.T, acc_width)
 
+
+
+def gemm_exact(a, w):
+    """The exact (unwrapped) sums of ``gemm_reference``: ``decompress(a) @ decompress(w)^T`` as int64, before the
+    accumulator wraps them. ``wrap(gemm_exact(a, w), acc_width)`` equals ``gemm_dfree(a, w, acc_width)``.
+
+    Computed in float64 BLAS when every partial sum is an integer below ``2**53`` (then exact in any order; the
+    bound is checked from the operands' largest magnitudes and K), else in int64. Used where whole layers of a
+    real model run (``llmstudy.infer``): it is the same function as ``gemm_dfree``, orders of magnitude faster."""
+    _check_gemm_operand("a", a)
+    _check_gemm_operand("w", w)
+    if a.shape[1] != w.shape[1]:
+        raise ValueError(f"reduction lengths differ: a is {a.shape}, w is {w.shape} (expected a: M x K, w: N x K)")
+    da, dw = decompress(a).astype(np.int64), decompress(w).astype(np.int64)
+    bound = (int(np.abs(da).max(initial=0)) * int(np.abs(dw).max(initial=0))) * max(1, a.shape[1])
+    if bound < (1 << 53):
+        return (da.astype(np.float64) @ dw.astype(np.float64).T).astype(np.int64)
+    return da @ dw.T

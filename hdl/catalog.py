@@ -655,3 +655,9 @@ def gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, label, doc, table=TILE_TA
 register(gemm_tile_unit("tile4x4_w4a4", 4, 4, 16, 16, A4, W4, "QRazor W4A4 tile 4x4x16",
                         "QRazor W4A4 GEMM tile: 4 x 4 dot-product units of 16 lanes, g=16, streams, "
                         "linear and Q x K^T"))
+register(gemm_tile_unit("tile4x4_w4a8", 4, 4, 16, 16, A8, W4, "QRazor W4A8 tile 4x4x16",
+                        "QRazor W4A8 GEMM tile: 4 x 4 dot-product units of 16 lanes, g=16, streams, "
+                        "linear (A16 -> 8-bit codes) and Q x K^T"))
+register(gemm_tile_unit("tile8x8_w4a4", 8, 8, 16, 16, A4, W4, "QRazor W4A4 tile 8x8x16",
+                        "QRazor W4A4 GEMM tile: 8 x 8 dot-product units of 16 lanes, g=16, streams, "
+                        "linear and Q x K^T"))

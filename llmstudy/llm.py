@@ -289,6 +289,7 @@ class QuantizedModel:
         self.capture_layers = ()
         self._wcache = {}
         self._site_cache = {}
+        self.integer = None        # an llmstudy.infer.IntegerPath: run the quantized GEMMs as the hardware does
         self._sdpa = sdpa_attention_forward
         AttentionInterface.register("qrazor", self._attention)
         model.set_attn_implementation("qrazor")
@@ -314,6 +315,8 @@ class QuantizedModel:
                 if li in self.capture_layers:
                     self._capture_linear(li, name, site, x, lin.weight)
                 return torch.nn.functional.linear(x, lin.weight)
+            if self.integer is not None:
+                return self.integer.linear(self, li, name, x, lin.weight)
             return torch.nn.functional.linear(self._act(li, site, x), self._weight(li, name, lin.weight))
         return forward
 
@@ -349,6 +352,8 @@ class QuantizedModel:
                     s = self.kv_scale(li, kind)
                     self.captured[f"layer{li:02d}.{kind}"] = (
                         quant.quantize(_np(t)[0], s, KV_BITS, channel_axis=0), s, "per head")
+        elif self.integer is not None and self.scheme.kv == "kv4":
+            return self.integer.attention(self, module, li, query, key, value, attention_mask, **kw)
         elif self.scheme.kv != "float":
             query, key, value = (_back(fq_qkv(_np(t), self.kv_scale(li, kind) if self.scheme.kv != "rtn4" else None,
                                               self.scheme), t)
