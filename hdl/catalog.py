@@ -592,7 +592,7 @@ def tile_gemm(unit, x, y, pair):
     return tile_beats(unit, [(a, w)]), jobs, a, w
 
 
-def gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, label, doc, table=TILE_TABLE, depth=2):
+def gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, label, doc, table=TILE_TABLE, depth=2, cocotb=True):
     """``hdl.tile.GemmTile``: ``rows x cols`` QRazor dot-product units, stream ports, golden ``golden.tile``.
 
     Its stimulus interleaves jobs of both modes the datapath serves: linear-layer blocks (A16 activations x W8
@@ -648,7 +648,8 @@ def gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, label, doc, table=TILE_TA
                                      a_kept=fa.kept_bits, w_base=fw.base_bits, w_kept=fw.kept_bits, depth=depth),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
                 parts=TILE_PARTS, rest="input registers + control", per=rows * cols * lanes, bench_lanes=1,
-                flows=frozenset(), protocol="stream", encoder="sdr_encoder_a16k4_g16" if fa.base_bits == 16 else None)
+                flows=frozenset(), protocol="stream", encoder="sdr_encoder_a16k4_g16" if fa.base_bits == 16 else None,
+                cocotb=cocotb)
     return unit
 
 
@@ -657,7 +658,7 @@ register(gemm_tile_unit("tile4x4_w4a4", 4, 4, 16, 16, A4, W4, "QRazor W4A4 tile 
                         "linear and Q x K^T"))
 register(gemm_tile_unit("tile4x4_w4a8", 4, 4, 16, 16, A8, W4, "QRazor W4A8 tile 4x4x16",
                         "QRazor W4A8 GEMM tile: 4 x 4 dot-product units of 16 lanes, g=16, streams, "
-                        "linear (A16 -> 8-bit codes) and Q x K^T"))
+                        "linear (A16 -> 8-bit codes) and Q x K^T", cocotb=False))
 register(gemm_tile_unit("tile8x8_w4a4", 8, 8, 16, 16, A4, W4, "QRazor W4A4 tile 8x8x16",
                         "QRazor W4A4 GEMM tile: 8 x 8 dot-product units of 16 lanes, g=16, streams, "
-                        "linear and Q x K^T"))
+                        "linear and Q x K^T", cocotb=False))

@@ -263,12 +263,12 @@ def decode(out, problems):
         if (m, n) != (pm, pn):
             raise NativeError(f"harness answered problem {i} with {m} x {n} results, expected {pm} x {pn}")
         pos += 12
-        size = pm * pn * 8
+        size, tail = pm * pn * 8, 8 * len(STATS)
+        if len(out) < pos + size + tail:
+            raise NativeError(f"harness output of problem {i} is truncated ({len(out) - pos} of {size + tail} "
+                              f"bytes)")
         y = np.frombuffer(out[pos:pos + size], "<i8")
-        tail = 8 * len(STATS)
         stats = np.frombuffer(out[pos + size:pos + size + tail], "<u8")
-        if y.size != pm * pn or stats.size != len(STATS):
-            raise NativeError(f"harness output of problem {i} is truncated")
         pos += size + tail
         results.append((y.reshape(pm, pn)[:p.m, :p.n].copy(), dict(zip(STATS, map(int, stats)))))
     if pos != len(out):

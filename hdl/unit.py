@@ -177,7 +177,9 @@ class Unit:
     the table's per-item figures divide. ``flows``: optional synthesis steps (``"gate_level"``, ``"ice40"``, ``"ecp5"``,
     ``"mapping"``). ``paper``: the paper's Table 5 figures for this unit, if it has them. ``encoder``: the
     registered SDR encoder that produces this unit's activation operand (one per activation stream, shared by
-    the columns that read it; the report amortizes it).
+    the columns that read it; the report amortizes it). ``cocotb``: whether the cocotb benches (``sim/``, Icarus
+    and Verilator) run the unit; the larger tiles, which Icarus runs at tens of cycles per second, are checked
+    in-process (``tests/test_tile.py``) and by the native Verilator harness (``tests/test_native.py``) instead.
     """
     name: str
     component: type
@@ -197,6 +199,7 @@ class Unit:
     paper: Mapping = None
     encoder: str = None
     protocol: str = "cycle"
+    cocotb: bool = True
 
     def build(self):
         return self.component(**self.params)

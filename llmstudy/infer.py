@@ -76,14 +76,25 @@ class Pending:
     futures: list = field(default_factory=list)   # (future, [(problem index, piece)])
 
 
+_TILES = {}
+
+
+def _native_tile(unit, build_root=None):
+    """``hdl.native.NativeTile`` once per process and tile (exporting the tile's Verilog takes seconds)."""
+    from hdl.native import NativeTile
+    key = (unit, build_root)
+    if key not in _TILES:
+        _TILES[key] = NativeTile(unit, **({"build_root": build_root} if build_root else {}))
+    return _TILES[key]
+
+
 class RTLBackend:
     """The Verilated tile ``unit`` (a registered tile's name), its jobs on ``executor`` (default: a process pool
     of ``workers`` threads, the machine's cores, each feeding one harness process), results cached under ``cache``."""
 
     def __init__(self, unit=DEFAULT_TILE, executor=None, workers=None, cache=None, p_valid=1.0, p_ready=1.0,
                  seed=0, build_root=None):
-        from hdl.native import NativeTile
-        self.tile = NativeTile(unit, **({"build_root": build_root} if build_root else {}))
+        self.tile = _native_tile(unit, build_root)
         self.workers = workers or os.cpu_count() or 1
         self._own = executor is None
         # The simulation runs in harness processes (one per job); the default executor's threads only feed them
@@ -112,7 +123,7 @@ class RTLBackend:
         if not path.is_file():
             return None
         try:
-            with np.load(path) as z:
+            with open(path, "rb") as f, np.load(f) as z:
                 if str(z["key"]) != key:
                     raise ValueError(f"it holds the result of {str(z['key'])[:16]}")
                 y = z["y"].astype(np.int64)
@@ -307,6 +318,20 @@ class IntegerPath:
         return out
 
 
+_MODELS = {}
+
+
+def _load_model(path=None):
+    """``llm.load_model`` once per process (dequantizing the GGUF file takes about 30 s here); every run gets its
+    own copy, which it may truncate and hook."""
+    import copy
+    key = str(path)
+    if key not in _MODELS:
+        _MODELS[key] = llm.load_model(path)
+    model, tok, name = _MODELS[key]
+    return copy.deepcopy(model), tok, name
+
+
 def truncate_layers(model, layers):
     """Keep the first ``layers`` decoder layers of a Llama-style model (short runs, tests)."""
     total = len(model.model.layers)
@@ -348,16 +373,17 @@ def run(scheme=DEFAULT_SCHEME, tile=DEFAULT_TILE, tokens=512, windows=1, layers=
     if rtl:                       # build (or find) the harness before the model loads: a missing tool fails fast
         backend = RTLBackend(tile, executor=executor, workers=workers, cache=cache, p_valid=p_valid,
                              p_ready=p_ready)
-        if backend.tile.group != sch.group:
-            raise ValueError(f"tile {tile} is built for g = {backend.tile.group}, scheme {sch.name} uses g = "
-                             f"{sch.group}")
-        fa = backend.tile.unit.params["a_kept"]
-        if fa != (4 if sch.acts == "a4" else 8):
-            raise ValueError(f"tile {tile} takes {fa}-bit activation codes, scheme {sch.name} makes "
-                             f"{4 if sch.acts == 'a4' else 8}-bit ones")
     t_start = time.perf_counter()
     try:
-        model, tok, name = llm.load_model(model_path)
+        if backend is not None:
+            if backend.tile.group != sch.group:
+                raise ValueError(f"tile {tile} is built for g = {backend.tile.group}, scheme {sch.name} uses g = "
+                                 f"{sch.group}")
+            fa = backend.tile.unit.params["a_kept"]
+            if fa != (4 if sch.acts == "a4" else 8):
+                raise ValueError(f"tile {tile} takes {fa}-bit activation codes, scheme {sch.name} makes "
+                                 f"{4 if sch.acts == 'a4' else 8}-bit ones")
+        model, tok, name = _load_model(model_path)
         n_layers = len(model.model.layers) if layers is None else layers
         truncate_layers(model, n_layers)
         qm = llm.QuantizedModel(model)
@@ -370,7 +396,12 @@ def run(scheme=DEFAULT_SCHEME, tile=DEFAULT_TILE, tokens=512, windows=1, layers=
         t0 = time.perf_counter()
         nll_g, res["golden"] = _evaluate(qm, ev, sch, gold)
         t_golden = time.perf_counter() - t0
-        out = dict(model=name, scheme=sch.name, tokens=tokens, windows=windows, layers=n_layers,
+        cfg = model.config
+        out = dict(model=name, model_shape=dict(hidden=cfg.hidden_size, intermediate=cfg.intermediate_size,
+                                                heads=cfg.num_attention_heads, kv_heads=cfg.num_key_value_heads,
+                                                head_dim=getattr(cfg, "head_dim", None) or
+                                                cfg.hidden_size // cfg.num_attention_heads),
+                   scheme=sch.name, tokens=tokens, windows=windows, layers=n_layers,
                    calibration_tokens=int(cal.size), acc_width=acc_width, perplexity_fake=res["fake"],
                    perplexity_golden=res["golden"], golden_seconds=t_golden, golden=gold.summary(),
                    nll_max_abs_diff_fake_golden=float(np.abs(nll_f - nll_g).max()))

@@ -22,7 +22,7 @@ import golden as G
 from hdl.catalog import tile_gemm
 from hdl.unit import get, units
 
-NAMES = [u.name for u in units(protocol="stream")]
+NAMES = [u.name for u in units(protocol="stream") if u.cocotb]
 LAYER = 0                                   # the trace set's first traced decoder layer
 
 
