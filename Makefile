@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2 --durations=25
 
-.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy frontier formal fpga pnr
+.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy frontier formal fpga pnr infer infer-all
 
 all: synth
 
@@ -45,6 +45,17 @@ accuracy: $(STAMP)
 ## from build/accuracy/table8.json and build/synth/report.json -> build/frontier/frontier.{md,json,png}
 frontier: $(STAMP)
 	$(PY) -m llmstudy.frontier
+
+## The model on the hardware: one 512-token window, all 30 layers, every linear layer and Q x K^T on the Verilated
+## tile, against the integer golden path -> build/infer/<scheme>-<tile>/report.{md,json}; INFER_ARGS for more
+infer: $(STAMP)
+	$(PY) -m llmstudy.infer $(INFER_ARGS)
+
+## The system table: QRazor W4A4 and W4A8 on the 4x4x16 and 8x8x16 tiles -> build/infer/system.md
+infer-all: $(STAMP)
+	$(PY) -m llmstudy.infer --tile tile4x4_w4a4 --scheme "W4A4KV4 g16"
+	$(PY) -m llmstudy.infer --tile tile4x4_w4a8 --scheme "W4A8KV4 g16"
+	$(PY) -m llmstudy.infer --tile tile8x8_w4a4 --scheme "W4A4KV4 g16"
 
 ## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
 synth: $(STAMP) traces

@@ -35,12 +35,14 @@ from .sdr import (
     group_flags,
     leading_one,
 )
-from .tile import JobError, blocks_to_matrix, job_beats, sub_groups, tile_golden
+from .tile import JobError, blocks_to_matrix, job_beats, job_beats_int, sub_groups, tile_golden, tile_golden_int
 
 __all__ = [
     "JobError",
     "blocks_to_matrix",
     "job_beats",
+    "job_beats_int",
+    "tile_golden_int",
     "sub_groups",
     "tile_golden",
     "Calibrator",

@@ -22,9 +22,10 @@ import numpy as np
 
 from .mac import ACC_WIDTH, check_codes, wrap
 from .sdr import SDRTensor
-from .validate import check_int_param
+from .validate import check_int_array, check_int_param
 
-__all__ = ["sub_groups", "job_beats", "tile_golden", "blocks_to_matrix", "JobError"]
+__all__ = ["sub_groups", "job_beats", "tile_golden", "blocks_to_matrix", "JobError", "job_beats_int",
+           "tile_golden_int"]
 
 
 class JobError(ValueError):
@@ -136,3 +137,70 @@ def blocks_to_matrix(acc, jobs, rows, cols, shape):
     for (i, j), blk in zip(jobs, acc):
         out[i * rows:(i + 1) * rows, j * cols:(j + 1) * cols] = blk
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The INT tile (hdl.tile.IntGemmTile): the same jobs and beats, two's complement operands, no flags
+
+
+def _int_beats_of(x, name, block, lanes, bits):
+    x = check_int_array(name, x, bits)
+    if x.ndim != 2:
+        raise JobError(f"{name} must be 2-D (rows x K), got shape {x.shape}")
+    rows, k = x.shape
+    if rows % block:
+        raise JobError(f"{name} has {rows} rows, not a multiple of the tile's {block} (pad it)")
+    if k % lanes:
+        raise JobError(f"{name}: reduction length K={k} is not a multiple of the tile's {lanes} lanes")
+    steps = k // lanes
+    codes = x.astype(np.int64).reshape(rows, steps, lanes).transpose(1, 0, 2)
+    return codes.reshape(steps, rows // block, block, lanes)
+
+
+def job_beats_int(a, w, rows, cols, lanes, a_bits=8, w_bits=8, jobs=None):
+    """Beats of the INT tile's streams for ``a @ w^T`` (``a``: M x K, ``w``: N x K two's complement integers of
+    ``a_bits`` and ``w_bits``): ``({"codes", "last"} of a, {"codes"} of w, jobs)``, as ``job_beats``."""
+    rows = check_int_param("rows", rows, 1, 64)
+    cols = check_int_param("cols", cols, 1, 64)
+    lanes = check_int_param("lanes", lanes, 1, 1024)
+    ca, cw = _int_beats_of(a, "a", rows, lanes, a_bits), _int_beats_of(w, "w", cols, lanes, w_bits)
+    if ca.shape[0] != cw.shape[0]:
+        raise JobError(f"reduction lengths differ: a has {ca.shape[0] * lanes}, w {cw.shape[0] * lanes}")
+    if jobs is None:
+        jobs = [(i, j) for i in range(ca.shape[1]) for j in range(cw.shape[1])]
+    jobs = np.asarray(jobs, np.int64).reshape(-1, 2)
+    if jobs.size and (jobs.min() < 0 or jobs[:, 0].max() >= ca.shape[1] or jobs[:, 1].max() >= cw.shape[1]):
+        raise JobError(f"job blocks must lie in [0, {ca.shape[1]}) x [0, {cw.shape[1]})")
+    steps = ca.shape[0]
+    last = np.zeros((len(jobs), steps), np.int64)
+    last[:, -1] = 1
+    abeat = {"codes": ca[:, jobs[:, 0]].swapaxes(0, 1).reshape(-1, rows, lanes), "last": last.reshape(-1)}
+    wbeat = {"codes": cw[:, jobs[:, 1]].swapaxes(0, 1).reshape(-1, cols, lanes)}
+    return abeat, wbeat, [tuple(map(int, x)) for x in jobs]
+
+
+def tile_golden_int(abeat, wbeat, a_bits=8, w_bits=8, acc_width=ACC_WIDTH):
+    """The INT tile's result stream: per job (up to its ``last``) and row, the ``C`` sums ``sum a * w`` wrapped
+    to ``acc_width`` bits, as ``tile_golden`` (beats after the final ``last`` give no output)."""
+    ca, last, cw = np.asarray(abeat["codes"]), np.asarray(abeat["last"]), np.asarray(wbeat["codes"])
+    if (ca.ndim != 3 or cw.ndim != 3 or last.ndim != 1 or cw.shape[0] != ca.shape[0]
+            or last.shape[0] != ca.shape[0] or ca.shape[2] != cw.shape[2]):
+        raise JobError(f"beats must be codes (beats, rows|cols, L) and last (beats,); got a codes {ca.shape}, "
+                       f"last {last.shape}, w codes {cw.shape}")
+    if last.size and not np.isin(last, (0, 1)).all():
+        raise JobError(f"last must be 0 or 1, got values {np.unique(last)[:8].tolist()}")
+    ca = check_int_array("a codes", ca, a_bits).astype(np.int64)
+    cw = check_int_array("w codes", cw, w_bits).astype(np.int64)
+    rows, cols = ca.shape[1], cw.shape[1]
+    ends = np.flatnonzero(last)
+    if not ends.size:
+        return {"acc": np.zeros((0, cols), np.int64), "last": np.zeros(0, np.int64)}
+    n = int(ends[-1]) + 1
+    # 8 x 8-bit products of <= 1024 lanes: exact in float64 BLAS
+    contrib = np.einsum("brl,bcl->brc", ca[:n].astype(np.float64), cw[:n].astype(np.float64),
+                        optimize=True).astype(np.int64)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    sums = wrap(np.add.reduceat(contrib, starts, axis=0), acc_width)
+    out_last = np.zeros((len(ends), rows), np.int64)
+    out_last[:, -1] = 1
+    return {"acc": sums.reshape(-1, cols), "last": out_last.reshape(-1)}

@@ -653,6 +653,73 @@ def gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, label, doc, table=TILE_TA
     return unit
 
 
+INT_TILE_PARTS = {"multipliers": MUL, "tree": TREE, "accumulator": "accumulators", "results": "result buffer"}
+
+
+def int_tile_operand(unit, x, role, block):
+    """Base integers ``x`` (rows x K) of ``role`` as the INT tile sees them: narrowed to its operand width (A16
+    activations to 8 bits, ``golden.quant.narrow``), zero-padded to whole beats along K and to a multiple of
+    ``block`` rows."""
+    p = unit.params
+    bits = p["a_bits"] if role in ("activation", "query") else p["b_bits"]
+    x = np.asarray(x, np.int64)
+    if x.ndim != 2:
+        raise ValueError(f"{role} operand must be 2-D (rows x K), got shape {x.shape}")
+    x = narrow(x, BASE_BITS[role], bits)
+    return np.pad(x, ((0, (-x.shape[0]) % block), (0, (-x.shape[1]) % p["lanes"])))
+
+
+def int_tile_beats(unit, jobs):
+    """``[(a, w)]`` integer operands (blocks or whole GEMMs) -> the INT tile's input beats, jobs in order."""
+    p = unit.params
+    parts = [G.job_beats_int(a, w, p["rows"], p["cols"], p["lanes"], p["a_bits"], p["b_bits"])[:2] for a, w in jobs]
+    return {"a": {k: np.concatenate([q[0][k] for q in parts]) for k in ("codes", "last")},
+            "w": {"codes": np.concatenate([q[1]["codes"] for q in parts])}}
+
+
+def int_tile_unit(name, rows, cols, lanes, a_bits, b_bits, label, doc, table=TILE_TABLE, depth=2, cocotb=False):
+    """``hdl.tile.IntGemmTile``: the INT baseline of the GEMM tile (same array, streams and jobs), golden
+    ``golden.tile_golden_int``. Stimulus: the QRazor tile's modes on the same real data at the INT tile's
+    precision (A16 activations narrowed to ``a_bits``; W8 weights; KV8 queries and keys)."""
+    from .tile import IntGemmTile
+    pairs = [p for p in TILE_PAIRS if all(BASE_BITS[r] >= 8 for r in p)]
+    unit = None
+
+    def golden(b):
+        return {"y": G.tile_golden_int(b["a"], b["w"], a_bits, b_bits)}
+
+    def stimulus(source, cycles, seed):
+        todo, n, k = [], 0, 0
+        while n < cycles:
+            ra, rb = pair = pairs[k % len(pairs)]
+            for x, y in source.blocks(pair, rows, cols, 4, seed + k):
+                todo.append((int_tile_operand(unit, x, ra, rows), int_tile_operand(unit, y, rb, cols)))
+                n += todo[-1][0].shape[1] // lanes
+            k += 1
+        return int_tile_beats(unit, todo)
+
+    def segments(seed):
+        """Corner jobs (every product at the most negative operands, both signs, 64 beats), an all-zero job, and
+        jobs of 1..2R beats uniform over the whole operand ranges (back-to-back lasts fill the result buffer)."""
+        rng = np.random.default_rng(seed)
+        lo_a, lo_b = -(1 << (a_bits - 1)), -(1 << (b_bits - 1))
+        k = 64 * lanes
+        todo = [(np.full((rows, k), lo_a), np.full((cols, k), lo_b)),
+                (np.full((rows, k), lo_a), np.full((cols, k), -lo_b - 1)),
+                (np.zeros((rows, lanes), np.int64), np.zeros((cols, lanes), np.int64))]
+        for t in rng.integers(1, 2 * rows + 1, 24):
+            k = int(t) * lanes
+            todo.append((rng.integers(lo_a, -lo_a, (rows, k)), rng.integers(lo_b, -lo_b, (cols, k))))
+        return [int_tile_beats(unit, todo)]
+
+    unit = Unit(name, IntGemmTile, dict(rows=rows, cols=cols, lanes=lanes, a_bits=a_bits, b_bits=b_bits,
+                                        depth=depth),
+                golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
+                parts=INT_TILE_PARTS, rest="input registers + control", per=rows * cols * lanes, bench_lanes=1,
+                flows=frozenset(), protocol="stream", cocotb=cocotb)
+    return unit
+
+
 register(gemm_tile_unit("tile4x4_w4a4", 4, 4, 16, 16, A4, W4, "QRazor W4A4 tile 4x4x16",
                         "QRazor W4A4 GEMM tile: 4 x 4 dot-product units of 16 lanes, g=16, streams, "
                         "linear and Q x K^T"))
@@ -662,3 +729,9 @@ register(gemm_tile_unit("tile4x4_w4a8", 4, 4, 16, 16, A8, W4, "QRazor W4A8 tile 
 register(gemm_tile_unit("tile8x8_w4a4", 8, 8, 16, 16, A4, W4, "QRazor W4A4 tile 8x8x16",
                         "QRazor W4A4 GEMM tile: 8 x 8 dot-product units of 16 lanes, g=16, streams, "
                         "linear and Q x K^T", cocotb=False))
+register(int_tile_unit("tile4x4_int8x8", 4, 4, 16, 8, 8, "INT 8x8 tile 4x4x16",
+                       "INT 8x8 GEMM tile (baseline): 4 x 4 dot-product units of 16 lanes, streams, A16 narrowed "
+                       "to 8 bits x W8, Q x K^T on KV8"))
+register(int_tile_unit("tile8x8_int8x8", 8, 8, 16, 8, 8, "INT 8x8 tile 8x8x16",
+                       "INT 8x8 GEMM tile (baseline): 8 x 8 dot-product units of 16 lanes, streams, A16 narrowed "
+                       "to 8 bits x W8, Q x K^T on KV8"))

@@ -36,7 +36,7 @@ from .parts import (
 )
 from .sdr_encoder import MAX_GROUP
 
-__all__ = ["AdderTree", "DotProductUnit", "DotProductCore", "IntDotProductUnit", "MAX_LANES"]
+__all__ = ["AdderTree", "DotProductUnit", "DotProductCore", "IntDotProductUnit", "IntDotProductCore", "MAX_LANES"]
 
 MAX_LANES = 64
 
@@ -316,19 +316,35 @@ class IntDotProductUnit(_Dot):
     def elaborate(self, platform):
         m = Module()
         q = self._stage1(m, ["a", "b"])
+        self._datapath(m, q["a"], q["b"], q["en"], q["load"])
+        return m
+
+    def _datapath(self, m, a, b, en, load):
+        """Stages 2 and 3 on registered operands: products, tree (or merged sum), partial-sum register, accumulator."""
         width = self.a_bits + self.b_bits + _clog2(self.lanes)
         step = Signal(signed(width), name="sum")
         if self.style == "tree":
             m.submodules.multipliers = mul = _IntProducts(self.lanes, self.a_bits, self.b_bits)
             m.submodules.tree = tree = _Trees(self.lanes, 1, self.a_bits + self.b_bits)
-            m.d.comb += [mul.a.eq(q["a"]), mul.b.eq(q["b"]), tree.i.eq(mul.p), step.eq(tree.o[0])]
+            m.d.comb += [mul.a.eq(a), mul.b.eq(b), tree.i.eq(mul.p), step.eq(tree.o[0])]
         else:
             m.submodules.dot = dot = _MergedDot(self.lanes, self.a_bits, self.b_bits)
-            m.d.comb += [dot.a.eq(q["a"]), dot.b.eq(q["b"]), step.eq(dot.o)]
+            m.d.comb += [dot.a.eq(a), dot.b.eq(b), step.eq(dot.o)]
         part = Signal.like(step, name="partial_q")
         en2, load2 = Signal(name="en_q2"), Signal(name="load_q2")
-        m.d.sync += [part.eq(step), en2.eq(q["en"]), load2.eq(q["load"])]
+        m.d.sync += [part.eq(step), en2.eq(en), load2.eq(load)]
         self._stage3(m, part, en2, load2)
+
+
+class IntDotProductCore(IntDotProductUnit):
+    """An ``IntDotProductUnit`` without its input registers: the processing element of ``hdl.tile.IntGemmTile``
+    (the INT baseline of the GEMM tile). Same members and parameters; ``latency = 2``."""
+
+    latency = 2
+
+    def elaborate(self, platform):
+        m = Module()
+        self._datapath(m, self.a, self.b, self.en, self.load)
         return m
 
 

@@ -27,10 +27,10 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .dot import DotProductCore
+from .dot import DotProductCore, IntDotProductCore
 from .parts import SignMag, check_width, flag_bits
 
-__all__ = ["GemmTile", "ResultBuffer"]
+__all__ = ["GemmTile", "IntGemmTile", "ResultBuffer"]
 
 
 class ResultBuffer(wiring.Component):
@@ -141,9 +141,52 @@ class GemmTile(wiring.Component):
             m.d.sync += first.eq(a.payload.last)
         for r in range(self.rows):
             for c in range(self.cols):
-                pe = DotProductCore(**self.core)
+                pe = self._pe()
                 m.submodules[f"pe{r}_{c}"] = pe
-                m.d.comb += [pe.a.eq(a_q.codes[r]), pe.fa.eq(a_q.flags[r]), pe.w.eq(w_q.codes[c]),
-                             pe.fw.eq(w_q.flags[c]), pe.en.eq(en), pe.load.eq(load), buf.i[r][c].eq(pe.acc)]
+                m.d.comb += self._feed(pe, a_q, w_q, r, c)
+                m.d.comb += [pe.en.eq(en), pe.load.eq(load), buf.i[r][c].eq(pe.acc)]
         m.d.comb += buf.push.eq(last[2])
         return m
+
+    def _pe(self):
+        return DotProductCore(**self.core)
+
+    def _feed(self, pe, a_q, w_q, r, c):
+        """Processing element ``(r, c)``'s operands from the registered beats."""
+        return [pe.a.eq(a_q.codes[r]), pe.fa.eq(a_q.flags[r]), pe.w.eq(w_q.codes[c]), pe.fw.eq(w_q.flags[c])]
+
+
+class IntGemmTile(GemmTile):
+    """The INT baseline of ``GemmTile``: the same array, streams, job protocol, pipeline and result buffer, with
+    ``IntDotProductCore`` processing elements (``lanes`` two's complement ``a_bits x b_bits`` products and a
+    balanced tree per element) and no flags (golden model: ``golden.tile_golden_int``).
+
+    Parameters: ``rows``, ``cols`` (1..16), ``lanes``, ``a_bits``, ``b_bits``, ``acc_width``, ``depth`` (1..4).
+    Members: ``a`` : In(stream of {codes: R x L signed(a_bits), last}); ``w`` : In(stream of {codes: C x L
+    signed(b_bits)}); ``y`` : Out(stream of {acc: C x signed(acc_width), last}).
+    """
+
+    def __init__(self, *, rows=4, cols=4, lanes=16, a_bits=8, b_bits=8, acc_width=32, depth=2):
+        self.rows = check_width("rows", rows, 1, 16)
+        self.cols = check_width("cols", cols, 1, 16)
+        self.depth = check_width("depth", depth, 1, 4)
+        self.core = dict(lanes=lanes, a_bits=a_bits, b_bits=b_bits, acc_width=acc_width)
+        pe = IntDotProductCore(**self.core)              # checks lanes, widths and accumulator
+        pe._MustUse__silence = True
+        self.lanes, self.acc_width, self.sub = pe.lanes, pe.acc_width, 0
+
+        def operand(n, bits, extra):
+            return data.StructLayout({"codes": data.ArrayLayout(data.ArrayLayout(signed(bits), self.lanes), n),
+                                      **extra})
+        wiring.Component.__init__(self, {
+            "a": In(stream.Signature(operand(self.rows, a_bits, {"last": 1}))),
+            "w": In(stream.Signature(operand(self.cols, b_bits, {}))),
+            "y": Out(stream.Signature(data.StructLayout({"acc": data.ArrayLayout(signed(acc_width), self.cols),
+                                                         "last": 1}))),
+        })
+
+    def _pe(self):
+        return IntDotProductCore(**self.core, style="tree")
+
+    def _feed(self, pe, a_q, w_q, r, c):
+        return [pe.a.eq(a_q.codes[r]), pe.b.eq(w_q.codes[c])]

@@ -1,7 +1,8 @@
 """The model on the hardware: every quantized GEMM of a real forward pass computed as the RTL computes it.
 
 Integer mode (``IntegerPath``), for QRazor schemes (``w4`` weights, ``a4``/``a8`` activations, ``kv4`` or float
-Q/K/V):
+Q/K/V) and for the INT 8x8 baseline (``W8A8`` and ``W8A8KV8``: W8 weights, the A16 integers narrowed to 8 bits,
+KV8 queries and keys, on ``hdl.tile.IntGemmTile``):
 
 * the seven linear layers of every decoder layer: the input's A16 integers (static per-tensor scale) razored to
   ``a_kept`` bits and the weight's W8 integers (per output channel) razored to 4 bits, both grouped along K, then
@@ -42,10 +43,32 @@ from . import llm, settings
 from .llm import LINEARS, SCHEMES, _back, _np
 from .traces import SITE
 
-__all__ = ["IntegerPath", "RTLBackend", "KINDS", "run", "main"]
+__all__ = ["IntegerPath", "RTLBackend", "KINDS", "EXTRA_SCHEMES", "find_scheme", "run", "main", "cost"]
 
 KINDS = LINEARS + ("qk",)
 DEFAULT_SCHEME, DEFAULT_TILE = "W4A4KV4 g16", "tile4x4_w4a4"
+# the INT 8x8 baseline with its Q x K^T on KV8 integers (not in the accuracy sweep's list)
+EXTRA_SCHEMES = {"W8A8KV8": llm.Scheme("W8A8KV8", "w8", "i8", "kv8")}
+
+
+def find_scheme(name):
+    """A scheme of ``llm.SCHEMES`` or of ``EXTRA_SCHEMES`` by name."""
+    return EXTRA_SCHEMES[name] if name in EXTRA_SCHEMES else llm.scheme(name)
+
+
+def _codes(t):
+    return t.codes if isinstance(t, G.SDRTensor) else t
+
+
+def _exact(a, w):
+    """Exact int64 sums of ``a @ w^T``: ``gemm_exact`` for SDR operands, float64 BLAS (exact below 2**53) or int64
+    for plain integers."""
+    if isinstance(a, G.SDRTensor):
+        return G.gemm_exact(a, w)
+    bound = int(np.abs(a).max(initial=0)) * int(np.abs(w).max(initial=0)) * max(1, a.shape[1])
+    if bound < (1 << 53):
+        return (a.astype(np.float64) @ w.astype(np.float64).T).astype(np.int64)
+    return a.astype(np.int64) @ w.astype(np.int64).T
 
 
 @dataclass
@@ -207,13 +230,16 @@ class IntegerPath:
     ``RTLBackend`` whose results are used downstream and checked against the golden integers."""
 
     def __init__(self, scheme, acc_width=G.ACC_WIDTH, rtl=None, compare_fake=False):
-        sch = llm.scheme(scheme) if isinstance(scheme, str) else scheme
-        if sch.weights != "w4" or sch.acts not in ("a4", "a8") or sch.kv not in ("float", "kv4"):
+        sch = find_scheme(scheme) if isinstance(scheme, str) else scheme
+        self.sdr = sch.weights == "w4" and sch.acts in ("a4", "a8") and sch.kv in ("float", "kv4")
+        if not self.sdr and not (sch.weights == "w8" and sch.acts == "i8" and sch.kv in ("float", "kv8")):
             raise ValueError(f"integer inference runs QRazor schemes (weights w4, activations a4 or a8, Q/K/V float "
-                             f"or kv4), not {sch.name!r} ({sch.weights}, {sch.acts}, {sch.kv})")
+                             f"or kv4) and the INT 8x8 baseline (W8A8, W8A8KV8), not {sch.name!r} ({sch.weights}, "
+                             f"{sch.acts}, {sch.kv})")
         self.scheme, self.acc_width, self.rtl, self.compare_fake = sch, acc_width, rtl, compare_fake
-        self.fmt_a = (G.A16_K4 if sch.acts == "a4" else G.A16_K8).with_group(sch.group)
-        self.fmt_w = G.W8_K4.with_group(sch.group)
+        if self.sdr:
+            self.fmt_a = (G.A16_K4 if sch.acts == "a4" else G.A16_K8).with_group(sch.group)
+            self.fmt_w = G.W8_K4.with_group(sch.group)
         self.stats = {k: KindStats() for k in KINDS}
         self.layer_cycles = {}                    # (layer, kind) -> tile cycles
         self._weights = {}
@@ -225,10 +251,10 @@ class IntegerPath:
         st = self.stats[kind]
         golden = []
         for a, w in pairs:
-            exact = G.gemm_exact(a, w)
+            exact = _exact(a, w)
             y = G.wrap(exact, self.acc_width)
             st.gemms += 1
-            st.macs += a.codes.size * w.codes.shape[0]
+            st.macs += _codes(a).size * _codes(w).shape[0]
             st.outputs += y.size
             st.max_abs = max(st.max_abs, int(np.abs(exact).max(initial=0)))
             st.wraps += int((y != exact).sum())
@@ -256,14 +282,19 @@ class IntegerPath:
             wf = _np(w)
             s = quant.absmax_scale(wf, llm.W_BITS, channel_axis=0)
             q = quant.quantize(wf, s, llm.W_BITS, channel_axis=0)
-            self._weights[key] = (G.compress(q, self.fmt_w, axis=1), np.asarray(s, np.float64).reshape(-1))
+            self._weights[key] = (G.compress(q, self.fmt_w, axis=1) if self.sdr else q.astype(np.int64),
+                                  np.asarray(s, np.float64).reshape(-1))
         return self._weights[key]
 
     def linear(self, qm, li, name, x, weight):
         xs = _np(x)
         x2 = xs.reshape(-1, xs.shape[-1])
         s_a = float(qm.act_scale(li, SITE[name]))
-        a = G.compress(quant.quantize(x2, s_a, llm.A_BITS), self.fmt_a, axis=1)
+        qa = quant.quantize(x2, s_a, llm.A_BITS)
+        if self.sdr:
+            a = G.compress(qa, self.fmt_a, axis=1)
+        else:                              # the INT 8x8 unit's view: the A16 integers' top 8 bits
+            a, s_a = quant.narrow(qa, llm.A_BITS, 8), s_a * (1 << (llm.A_BITS - 8))
         w, s_w = self.weight(li, name, weight)
         (y,) = self.gemm(name, li, [(a, w)])
         out = y.astype(np.float64) * (s_a * s_w[None, :])
@@ -280,16 +311,24 @@ class IntegerPath:
             st.fake_max_rel = max(st.fake_max_rel, float(np.abs(fake - exact).max() / top))
 
     def attention(self, qm, module, li, query, key, value, attention_mask, scaling=None, **kw):
+        """Q x K^T as integers (razored for ``kv4``, KV8 for ``kv8``), then mask, softmax and P x V."""
         q, k = _np(query), _np(key)
         b, heads, t, d = q.shape
         kv_heads = k.shape[1]
         sq, sk = (np.asarray(qm.kv_scale(li, kind), np.float64).reshape(-1) for kind in ("query", "key"))
         qi = quant.quantize(q, sq, llm.KV_BITS, channel_axis=1)
         ki = quant.quantize(k, sk, llm.KV_BITS, channel_axis=1)
-        fmt = G.KV8_K4.with_group(min(self.scheme.group, d))
         rep = heads // kv_heads
-        ck = {(i, h): G.compress(ki[i, h], fmt, axis=1) for i in range(b) for h in range(kv_heads)}
-        pairs = [(G.compress(qi[i, h], fmt, axis=1), ck[(i, h // rep)]) for i in range(b) for h in range(heads)]
+        if self.sdr:
+            fmt = G.KV8_K4.with_group(min(self.scheme.group, d))
+
+            def razor(x):
+                return G.compress(x, fmt, axis=1)
+        else:
+            def razor(x):
+                return np.asarray(x, np.int64)
+        ck = {(i, h): razor(ki[i, h]) for i in range(b) for h in range(kv_heads)}
+        pairs = [(razor(qi[i, h]), ck[(i, h // rep)]) for i in range(b) for h in range(heads)]
         ints = np.stack(self.gemm("qk", li, pairs)).reshape(b, heads, t, -1)
         scaling = 1 / math.sqrt(d) if scaling is None else scaling
         s = ints.astype(np.float64) * (sq[:, None, None] * np.repeat(sk, rep)[:, None, None]) * scaling
@@ -368,7 +407,7 @@ def run(scheme=DEFAULT_SCHEME, tile=DEFAULT_TILE, tokens=512, windows=1, layers=
     """Perplexity of ``scheme`` on ``windows`` evaluation windows of ``tokens`` tokens: fake-quantized, integer
     golden path and (``rtl``) the Verilated ``tile``; with the GEMM statistics and the tile's cycle counts."""
     from tqdm import tqdm
-    sch = llm.scheme(scheme)
+    sch = find_scheme(scheme) if isinstance(scheme, str) else scheme
     backend = None
     if rtl:                       # build (or find) the harness before the model loads: a missing tool fails fast
         backend = RTLBackend(tile, executor=executor, workers=workers, cache=cache, p_valid=p_valid,
@@ -376,11 +415,15 @@ def run(scheme=DEFAULT_SCHEME, tile=DEFAULT_TILE, tokens=512, windows=1, layers=
     t_start = time.perf_counter()
     try:
         if backend is not None:
-            if backend.tile.group != sch.group:
+            sdr = IntegerPath(sch).sdr
+            if backend.tile.sdr != sdr:
+                raise ValueError(f"tile {tile} is {'a QRazor' if backend.tile.sdr else 'an INT'} tile, scheme "
+                                 f"{sch.name} needs {'a QRazor' if sdr else 'an INT'} one")
+            if sdr and backend.tile.group != sch.group:
                 raise ValueError(f"tile {tile} is built for g = {backend.tile.group}, scheme {sch.name} uses g = "
                                  f"{sch.group}")
-            fa = backend.tile.unit.params["a_kept"]
-            if fa != (4 if sch.acts == "a4" else 8):
+            fa = backend.tile.unit.params.get("a_kept")
+            if sdr and fa != (4 if sch.acts == "a4" else 8):
                 raise ValueError(f"tile {tile} takes {fa}-bit activation codes, scheme {sch.name} makes "
                                  f"{4 if sch.acts == 'a4' else 8}-bit ones")
         model, tok, name = _load_model(model_path)
@@ -407,7 +450,7 @@ def run(scheme=DEFAULT_SCHEME, tile=DEFAULT_TILE, tokens=512, windows=1, layers=
                    nll_max_abs_diff_fake_golden=float(np.abs(nll_f - nll_g).max()))
         if backend is not None:
             path = IntegerPath(sch, acc_width, backend)
-            per_layer = 7 + (sch.kv == "kv4")
+            per_layer = 7 + (sch.kv != "float")
             bar = tqdm(total=n_layers * windows, desc=f"infer {tile}", unit="layer", disable=not progress,
                        mininterval=2.0, file=sys.stderr)
 
@@ -564,7 +607,7 @@ def main(argv=None):
     ap.add_argument("--model", type=Path, help="a .gguf file or transformers checkpoint folder")
     args = ap.parse_args(argv)
     try:
-        sch = llm.scheme(args.scheme)
+        sch = find_scheme(args.scheme)
         IntegerPath(sch)
     except ValueError as e:
         ap.error(str(e))

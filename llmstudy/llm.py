@@ -352,7 +352,7 @@ class QuantizedModel:
                     s = self.kv_scale(li, kind)
                     self.captured[f"layer{li:02d}.{kind}"] = (
                         quant.quantize(_np(t)[0], s, KV_BITS, channel_axis=0), s, "per head")
-        elif self.integer is not None and self.scheme.kv == "kv4":
+        elif self.integer is not None and self.scheme.kv in ("kv4", "kv8"):
             return self.integer.attention(self, module, li, query, key, value, attention_mask, **kw)
         elif self.scheme.kv != "float":
             query, key, value = (_back(fq_qkv(_np(t), self.kv_scale(li, kind) if self.scheme.kv != "rtn4" else None,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import golden as G
+from golden.quant import narrow
 from hdl import native
 from hdl.catalog import tile_formats
 from hdl.unit import units
@@ -22,6 +23,13 @@ def tile(request):
 
 
 def _operands(nt, rng, m, n, k, corner=False):
+    """Random (or corner: every product the largest, one sign per row) operands of the tile's kind: SDR tensors
+    for a QRazor tile, 8-bit integers for an INT tile."""
+    if not nt.sdr:
+        if corner:
+            a = np.repeat(np.where(rng.random((m, 1)) < 0.5, -128, 127), k, axis=1)
+            return a, np.full((n, k), -128)
+        return rng.integers(-128, 128, (m, k)), rng.integers(-128, 128, (n, k))
     fa, fw = tile_formats(nt.unit.params)
     if corner:                                   # +-max code << max flag everywhere: the largest sums, both signs
         ca = np.repeat(np.where(rng.random((m, 1)) < 0.5, -fa.max_code, fa.max_code), k, axis=1)
@@ -35,12 +43,16 @@ def _operands(nt, rng, m, n, k, corner=False):
     return a, w
 
 
+def _exact(nt, a, w):
+    return G.gemm_exact(a, w) if nt.sdr else a.astype(np.int64) @ w.astype(np.int64).T
+
+
 def _check(nt, pairs, **kw):
     probs = [nt.problem(a, w) for a, w in pairs]
     res = nt.run(probs, **kw)
     checked = 0
     for (a, w), p, (y, st) in zip(pairs, probs, res):
-        want = G.gemm_dfree(a, w, nt.acc_width)
+        want = G.gemm_dfree(a, w, nt.acc_width) if nt.sdr else G.wrap(_exact(nt, a, w), nt.acc_width)
         assert y.shape == want.shape
         bad = int((y != want).sum())
         assert bad == 0, f"{nt.unit.name}: {bad} of {y.size} outputs differ"
@@ -56,11 +68,11 @@ def test_tile_corner_random_and_stalls(tile):
     """Corners (the accumulator wraps: 1024 beats of the largest products), uniform random codes and flags, rows
     and K that need padding, at full rate and with random gaps on every port."""
     rng = np.random.default_rng(7)
-    g = tile.group
-    pairs = [_operands(tile, rng, 2 * tile.rows, 2 * tile.cols, 1024 * tile.lanes, corner=True),
-             _operands(tile, rng, 3 * tile.rows + 1, 2 * tile.cols - 1, 6 * max(g, tile.lanes)),
+    beats = 1024 if tile.sdr else 8448                     # enough of the largest products to wrap 32 bits
+    pairs = [_operands(tile, rng, 2 * tile.rows, 2 * tile.cols, beats * tile.lanes, corner=True),
+             _operands(tile, rng, 3 * tile.rows + 1, 2 * tile.cols - 1, 6 * tile.align),
              _operands(tile, rng, tile.rows, tile.cols, tile.align)]          # one-beat jobs: the buffer fills
-    assert int(np.abs(G.gemm_exact(*pairs[0])).max()) >= 1 << 31               # the corner really wraps
+    assert int(np.abs(_exact(tile, *pairs[0])).max()) >= 1 << 31               # the corner really wraps
     res = _check(tile, pairs)
     short = res[2][1]
     assert short["cycles"] >= short["beats"]
@@ -71,13 +83,16 @@ def test_tile_corner_random_and_stalls(tile):
 def test_tile_real_layer_full_rate(tile, trace_set):
     """Layer 0's real q_proj (the first 64 tokens) and one head's Q x K^T: bit-exact, and where jobs are at least
     R beats long at one beat per cycle, so cycles = beats + the pipeline's fill and drain."""
-    fa, fw = tile_formats(tile.unit.params)
     x = trace_set.tensors["layer00.attn_in.input"].data[:64]
     w = trace_set.tensors["layer00.q_proj.weight"].data
     q, k = (trace_set.tensors[f"layer00.{n}"].data[0, :64] for n in ("query", "key"))
-    kv = G.KV8_K4.with_group(tile.group)
-    pairs = [(G.compress(x, fa, axis=1), G.compress(w, fw, axis=1)),
-             (G.compress(q, kv, axis=1), G.compress(k, kv, axis=1))]
+    if tile.sdr:
+        fa, fw = tile_formats(tile.unit.params)
+        kv = G.KV8_K4.with_group(tile.group)
+        pairs = [(G.compress(x, fa, axis=1), G.compress(w, fw, axis=1)),
+                 (G.compress(q, kv, axis=1), G.compress(k, kv, axis=1))]
+    else:                                        # the INT 8x8 tile's view of the A16 activations: their top 8 bits
+        pairs = [(narrow(x, 16, 8), w.astype(np.int64)), (q.astype(np.int64), k.astype(np.int64))]
     for (a, _), (_, st) in zip(pairs, _check(tile, pairs)):
         if a.codes.shape[1] // tile.lanes >= tile.rows:
             assert st["stalls"] == 0 and st["cycles"] <= st["beats"] + 16 + 2 * tile.rows
@@ -102,15 +117,24 @@ def test_bad_problems_are_named(tile):
     longer = _operands(tile, rng, tile.rows, tile.cols, 4 * tile.align)[1]
     with pytest.raises(native.NativeError, match="reduction lengths differ"):
         tile.problem(a, longer)
-    g2 = G.SDRTensor(a.codes, np.zeros((a.codes.shape[0], a.codes.shape[1] // (2 * tile.group)), np.int64),
-                     a.fmt.with_group(2 * tile.group), 1)
-    with pytest.raises(native.NativeError, match=f"grouped by {2 * tile.group}"):
-        tile.problem(g2, w)
+    if tile.sdr:
+        g2 = G.SDRTensor(a.codes, np.zeros((a.codes.shape[0], a.codes.shape[1] // (2 * tile.group)), np.int64),
+                         a.fmt.with_group(2 * tile.group), 1)
+        with pytest.raises(native.NativeError, match=f"grouped by {2 * tile.group}"):
+            tile.problem(g2, w)
     p = tile.problem(a, w)
-    over = -(a.fmt.max_code + 1)                  # -8 (4-bit codes) or -128 (8-bit): fits int8, not the format
-    bad = native.Problem(np.full_like(p.a_codes, over), p.a_flags, p.w_codes, p.w_flags, p.m, p.n)
-    with pytest.raises(native.NativeError, match=f"A code {over} at element 0 outside"):
-        tile.run([bad])
+    if tile.sdr:
+        over = -(a.fmt.max_code + 1)              # -8 (4-bit codes) or -128 (8-bit): fits int8, not the format
+        bad = native.Problem(np.full_like(p.a_codes, over), p.a_flags, p.w_codes, p.w_flags, p.m, p.n)
+        with pytest.raises(native.NativeError, match=f"A code {over} at element 0 outside"):
+            tile.run([bad])
+        with pytest.raises(native.NativeError, match="takes SDRTensor operands"):
+            tile.problem(a.codes, w)
+    else:
+        with pytest.raises(native.NativeError, match="do not fit the harness's int8"):
+            tile.problem(a * 2, w)
+        with pytest.raises(native.NativeError, match="takes integer arrays"):
+            tile.problem(a.astype(float), w)
     with pytest.raises(native.NativeError, match="p_ready must be in"):
         tile.run([p], p_ready=0)
     out = native.run_problems(str(tile.binary), tile.encode([p]))

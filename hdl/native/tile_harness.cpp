@@ -9,7 +9,8 @@
 //
 // stdin:  "QRTI" u32 version, u32 problems, u32 p_valid (of 65536), u32 p_ready (of 65536), u64 seed,
 //         then per problem: u32 M, N, K, g; int8 A codes (M*K); uint8 A flags (M*K/g); int8 W codes (N*K);
-//         uint8 W flags (N*K/g). M, N, K must be multiples of R, C and lcm(L, g) (Python pads).
+//         uint8 W flags (N*K/g). M, N, K must be multiples of R, C and lcm(L, g) (Python pads). An INT tile
+//         (hdl.tile.IntGemmTile: two's complement codes, no flags) is built with FLAGS 0 and takes g = 0.
 // stdout: per problem: "QRTY" u32 M, N; int64 Y (M*N, the acc_width-bit results sign-extended);
 //         u64 cycles, beats (a beats taken), stalls (cycles a beat was waiting and not taken), out_beats,
 //         protocol (y payload or valid changed while waiting for ready, or a wrong last), cpu_ns (this process's
@@ -72,8 +73,14 @@ inline uint64_t get_bits(const uint32_t* buf, int pos, int width) {
     return out;
 }
 
-inline uint32_t signmag(int8_t c, int mag_bits) {
-    return c < 0 ? (1u << mag_bits) | static_cast<uint32_t>(-c) : static_cast<uint32_t>(c);
+// A code as its payload bits: sign-magnitude (QRazor tiles) or two's complement (INT tiles).
+inline uint32_t code_word(int8_t c, int bits) {
+#if SIGNMAG
+    return c < 0 ? (1u << (bits - 1)) | static_cast<uint32_t>(-c) : static_cast<uint32_t>(c);
+#else
+    (void)bits;
+    return static_cast<uint32_t>(static_cast<int32_t>(c));
+#endif
 }
 
 struct Rng {                       // splitmix64: reproducible valid / ready gaps
@@ -134,7 +141,7 @@ class Tile {
     void run(const Problem& p, Rng& rng, uint32_t p_valid, uint32_t p_ready, std::vector<int64_t>& y, Counts& n) {
         const uint32_t rb = p.m / ROWS, cb = p.n / COLS, steps = p.k / LANES, jobs = rb * cb;
         const uint64_t beats = static_cast<uint64_t>(jobs) * steps, rows_out = static_cast<uint64_t>(jobs) * ROWS;
-        const uint32_t groups = p.k / p.g, per_sub = LANES / SUB;
+        const uint32_t groups = p.g ? p.k / p.g : 0, per_sub = SUB ? LANES / SUB : 0;
         y.assign(static_cast<std::size_t>(p.m) * p.n, 0);
         uint64_t next_a = 0, next_w = 0, got = 0, quiet = 0;
         bool a_on = false, w_on = false, held = false;
@@ -197,11 +204,13 @@ class Tile {
             const std::size_t row = static_cast<std::size_t>(i) * ROWS + r;
             const int8_t* c = &p.ac[row * p.k + static_cast<std::size_t>(t) * LANES];
             for (int l = 0; l < LANES; ++l)
-                put_bits(buf, A_CODES_OFF + (r * LANES + l) * A_CODE_BITS, A_CODE_BITS, signmag(c[l], A_CODE_BITS - 1));
+                put_bits(buf, A_CODES_OFF + (r * LANES + l) * A_CODE_BITS, A_CODE_BITS, code_word(c[l], A_CODE_BITS));
+#if FLAGS
             for (int s = 0; s < SUB; ++s) {
                 const uint32_t e = t * LANES + s * per_sub;
                 put_bits(buf, A_FLAGS_OFF + (r * SUB + s) * A_FLAG_BITS, A_FLAG_BITS, p.af[row * groups + e / p.g]);
             }
+#endif
         }
         put_bits(buf, A_LAST_OFF, 1, t == steps - 1);
     }
@@ -215,11 +224,13 @@ class Tile {
             const std::size_t row = static_cast<std::size_t>(j) * COLS + c;
             const int8_t* x = &p.wc[row * p.k + static_cast<std::size_t>(t) * LANES];
             for (int l = 0; l < LANES; ++l)
-                put_bits(buf, W_CODES_OFF + (c * LANES + l) * W_CODE_BITS, W_CODE_BITS, signmag(x[l], W_CODE_BITS - 1));
+                put_bits(buf, W_CODES_OFF + (c * LANES + l) * W_CODE_BITS, W_CODE_BITS, code_word(x[l], W_CODE_BITS));
+#if FLAGS
             for (int s = 0; s < SUB; ++s) {
                 const uint32_t e = t * LANES + s * per_sub;
                 put_bits(buf, W_FLAGS_OFF + (c * SUB + s) * W_FLAG_BITS, W_FLAG_BITS, p.wf[row * groups + e / p.g]);
             }
+#endif
         }
     }
 
@@ -252,31 +263,35 @@ Problem read_problem(FILE* f) {
     p.g = read_one<uint32_t>(f, "truncated input: problem header");
     char msg[256];
     if (p.g != GROUP_SIZE) {
-        std::snprintf(msg, sizeof msg, "group size %u, but this tile was built for g = %d", p.g, GROUP_SIZE);
+        std::snprintf(msg, sizeof msg, "group size %u, but this tile was built for g = %d (0: no flags)", p.g,
+                      GROUP_SIZE);
         fail(msg);
     }
-    if (!p.m || p.m % ROWS || !p.n || p.n % COLS || !p.k || p.k % LANES || p.k % p.g) {
+    if (!p.m || p.m % ROWS || !p.n || p.n % COLS || !p.k || p.k % LANES || (p.g && p.k % p.g)) {
         std::snprintf(msg, sizeof msg, "problem M=%u N=%u K=%u: expected M a multiple of %d, N of %d, K of %d "
                       "and of g=%u (pad first)", p.m, p.n, p.k, ROWS, COLS, LANES, p.g);
         fail(msg);
     }
     const std::size_t ak = static_cast<std::size_t>(p.m) * p.k, wk = static_cast<std::size_t>(p.n) * p.k;
+    const std::size_t afn = p.g ? ak / p.g : 0, wfn = p.g ? wk / p.g : 0;
     p.ac.resize(ak);
-    p.af.resize(ak / p.g);
+    p.af.resize(afn);
     p.wc.resize(wk);
-    p.wf.resize(wk / p.g);
+    p.wf.resize(wfn);
     read_bytes(f, p.ac.data(), ak, "truncated input: A codes");
-    read_bytes(f, p.af.data(), ak / p.g, "truncated input: A flags");
+    read_bytes(f, p.af.data(), afn, "truncated input: A flags");
     read_bytes(f, p.wc.data(), wk, "truncated input: W codes");
-    read_bytes(f, p.wf.data(), wk / p.g, "truncated input: W flags");
+    read_bytes(f, p.wf.data(), wfn, "truncated input: W flags");
     for (std::size_t e = 0; e < ak; ++e)
-        if (p.ac[e] > A_MAX_CODE || p.ac[e] < -A_MAX_CODE) {
-            std::snprintf(msg, sizeof msg, "A code %d at element %zu outside +-%d", p.ac[e], e, A_MAX_CODE);
+        if (p.ac[e] > A_MAX_CODE || p.ac[e] < A_MIN_CODE) {
+            std::snprintf(msg, sizeof msg, "A code %d at element %zu outside %d..%d", p.ac[e], e, A_MIN_CODE,
+                          A_MAX_CODE);
             fail(msg);
         }
     for (std::size_t e = 0; e < wk; ++e)
-        if (p.wc[e] > W_MAX_CODE || p.wc[e] < -W_MAX_CODE) {
-            std::snprintf(msg, sizeof msg, "W code %d at element %zu outside +-%d", p.wc[e], e, W_MAX_CODE);
+        if (p.wc[e] > W_MAX_CODE || p.wc[e] < W_MIN_CODE) {
+            std::snprintf(msg, sizeof msg, "W code %d at element %zu outside %d..%d", p.wc[e], e, W_MIN_CODE,
+                          W_MAX_CODE);
             fail(msg);
         }
     for (uint8_t v : p.af)
