@@ -51,11 +51,16 @@ frontier: $(STAMP)
 infer: $(STAMP)
 	$(PY) -m llmstudy.infer $(INFER_ARGS)
 
-## The system table: QRazor W4A4 and W4A8 on the 4x4x16 and 8x8x16 tiles -> build/infer/system.md
+## The system table: QRazor W4A4, W4A8 and INT 8x8 on the 4x4x16 and 8x8x16 tiles, with the tiles' synthesis
+## (python -m synth --table tile) -> build/infer/system.md
 infer-all: $(STAMP)
+	$(PY) -m synth --no-fpga --table tile --out build/synth_tile
 	$(PY) -m llmstudy.infer --tile tile4x4_w4a4 --scheme "W4A4KV4 g16"
 	$(PY) -m llmstudy.infer --tile tile4x4_w4a8 --scheme "W4A8KV4 g16"
+	$(PY) -m llmstudy.infer --tile tile4x4_int8x8 --scheme W8A8KV8
 	$(PY) -m llmstudy.infer --tile tile8x8_w4a4 --scheme "W4A4KV4 g16"
+	$(PY) -m llmstudy.infer --tile tile8x8_int8x8 --scheme W8A8KV8
+	$(PY) -m llmstudy.infer --system --synth build/synth_tile/report.json
 
 ## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
 synth: $(STAMP) traces

@@ -592,6 +592,23 @@ def tile_gemm(unit, x, y, pair):
     return tile_beats(unit, [(a, w)]), jobs, a, w
 
 
+def _tile_stimulus(pairs, rows, cols, lanes, operand, beats):
+    """A tile descriptor's stimulus: at least ``cycles`` beats of whole jobs of a data source's GEMM blocks,
+    alternating the modes ``pairs``; ``operand(x, role, block)`` turns a block's base integers into the tile's
+    operand (rows x K), ``beats(jobs)`` the ``[(a, w)]`` jobs into the tile's input beats."""
+    def stimulus(source, cycles, seed):
+        todo, n, k = [], 0, 0
+        while n < cycles:
+            ra, rb = pair = pairs[k % len(pairs)]
+            for x, y in source.blocks(pair, rows, cols, 4, seed + k):
+                todo.append((operand(x, ra, rows), operand(y, rb, cols)))
+                a = todo[-1][0]
+                n += (a.codes if isinstance(a, G.SDRTensor) else a).shape[1] // lanes
+            k += 1
+        return beats(todo)
+    return stimulus
+
+
 def gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, label, doc, table=TILE_TABLE, depth=2, cocotb=True):
     """``hdl.tile.GemmTile``: ``rows x cols`` QRazor dot-product units, stream ports, golden ``golden.tile``.
 
@@ -609,16 +626,8 @@ def gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, label, doc, table=TILE_TA
         w = dict(b["w"], codes=from_signmag(b["w"]["codes"], fw))
         return {"y": G.tile_golden(a, w, fa, fw)}
 
-    def stimulus(source, cycles, seed):
-        """At least ``cycles`` beats of whole jobs, alternating the modes."""
-        todo, n, k = [], 0, 0
-        while n < cycles:
-            ra, rb = pair = pairs[k % len(pairs)]
-            for x, y in source.blocks(pair, rows, cols, 4, seed + k):
-                todo.append((tile_razor(unit, x, ra, rows), tile_razor(unit, y, rb, cols)))
-                n += todo[-1][0].shape[1] // lanes
-            k += 1
-        return tile_beats(unit, todo)
+    stimulus = _tile_stimulus(pairs, rows, cols, lanes, lambda x, role, block: tile_razor(unit, x, role, block),
+                              lambda todo: tile_beats(unit, todo))
 
     def segments(seed):
         """Corner jobs: every lane at +-max code << max flag for 64 beats (the accumulator wraps), an all-zero
@@ -688,15 +697,9 @@ def int_tile_unit(name, rows, cols, lanes, a_bits, b_bits, label, doc, table=TIL
     def golden(b):
         return {"y": G.tile_golden_int(b["a"], b["w"], a_bits, b_bits)}
 
-    def stimulus(source, cycles, seed):
-        todo, n, k = [], 0, 0
-        while n < cycles:
-            ra, rb = pair = pairs[k % len(pairs)]
-            for x, y in source.blocks(pair, rows, cols, 4, seed + k):
-                todo.append((int_tile_operand(unit, x, ra, rows), int_tile_operand(unit, y, rb, cols)))
-                n += todo[-1][0].shape[1] // lanes
-            k += 1
-        return int_tile_beats(unit, todo)
+    stimulus = _tile_stimulus(pairs, rows, cols, lanes,
+                              lambda x, role, block: int_tile_operand(unit, x, role, block),
+                              lambda todo: int_tile_beats(unit, todo))
 
     def segments(seed):
         """Corner jobs (every product at the most negative operands, both signs, 64 beats), an all-zero job, and

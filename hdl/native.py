@@ -29,11 +29,15 @@ from .unit import get
 __all__ = ["NativeTile", "NativeError", "Problem", "verilator_env", "run_problems", "decode", "HARNESS"]
 
 HARNESS = Path(__file__).resolve().parent / "native" / "tile_harness.cpp"
-# Verilator warnings that Amaranth's generated Verilog trips by design (see sim/harness.py)
+# Verilator warnings that Amaranth's generated Verilog trips by design, silenced for lint and simulation:
+#   WIDTHEXPAND   operands are implicitly extended in arithmetic (Verilog semantics, intended)
+#   UNUSEDSIGNAL  struct fields are emitted as wires whether used or not
+#   DECLFILENAME  submodules share the top module's file
+#   PROCASSINIT   registers carry their reset value as an initial value
 VERILATOR_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-UNUSEDSIGNAL", "-Wno-DECLFILENAME", "-Wno-PROCASSINIT"]
 STATS = ("cycles", "beats", "stalls", "out_beats", "protocol", "cpu_ns")
 # -O3 for the model's per-cycle code; the wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks
-# designs large enough to be split into several C++ files (as sim/harness.py explains)
+# designs large enough to be split into several C++ files (the 8 x 8 tiles)
 _FAST = ("OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2", "CFG_CXXFLAGS_PCH_I=-include")
 
 

@@ -585,6 +585,39 @@ def report_markdown(res):
     return "\n".join(L) + "\n"
 
 
+def system_table(folder=None, synth_report=None):
+    """One table over every ``report.json`` of RTL runs under ``folder`` (default ``build/infer``), with the tiles'
+    synthesis figures: what a token costs on each tile (markdown, and the rows)."""
+    folder = Path(folder) if folder else settings.build_dir("infer")
+    rows = []
+    for path in sorted(folder.glob("*/report.json")):
+        try:
+            res = json.loads(path.read_text())
+            if not isinstance(res, dict) or "rtl" not in res:
+                continue
+            c = cost(res, tile_figures(res["tile"], synth_report))
+        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as e:
+            print(f"infer: skipping {path}: {e}", file=sys.stderr)
+            continue
+        p = res["tile_params"]
+        rows.append(dict(tile=res["tile"], scheme=res["scheme"], shape=f"{p['rows']}x{p['cols']}x{p['lanes']}",
+                         layers=res["layers"], ppl=res["perplexity_rtl"],
+                         ppl_golden=res["perplexity_golden"], mismatches=res["mismatches"], checked=res["checked"],
+                         **c))
+    head = ("| tile | scheme | perplexity (RTL) | outputs checked, mismatches | cycles / token | utilization | area "
+            "(mm^2) | f_max (MHz) | tokens/s at f_max | power (mW) | energy / token (uJ) | tokens/s per mm^2 |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in sorted(rows, key=lambda r: (r["shape"], r["tile"])):
+        fig = "tokens_per_s" in r
+        lines.append(
+            f"| {r['tile']} ({r['shape']}) | {r['scheme']} | {r['ppl']:.3f} | {r['checked']:,}, {r['mismatches']} | "
+            f"{r['cycles_per_token']:,.0f} | {r['utilization']:.4f} | "
+            + (f"{r['area_um2'] / 1e6:.3f} | {r['fmax_mhz']:.0f} | {r['tokens_per_s']:,.0f} | {r['power_mw']:.1f} | "
+               f"{r['energy_per_token_uj']:,.1f} | {r['tokens_per_s'] / (r['area_um2'] / 1e6):,.0f} |" if fig else
+               "- | - | - | - | - | - |"))
+    return "\n".join(lines) + "\n", rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m llmstudy.infer", description=__doc__.splitlines()[0])
     ap.add_argument("--scheme", default=DEFAULT_SCHEME, help=f"a QRazor scheme (default {DEFAULT_SCHEME!r})")
@@ -605,7 +638,16 @@ def main(argv=None):
                                                "build/synth/report.json)")
     ap.add_argument("--out", type=Path, default=settings.build_dir("infer"))
     ap.add_argument("--model", type=Path, help="a .gguf file or transformers checkpoint folder")
+    ap.add_argument("--system", action="store_true", help="only tabulate the RTL runs under --out with the synthesis "
+                                                           "figures -> system.md")
     args = ap.parse_args(argv)
+    if args.system:
+        md, rows = system_table(args.out, args.synth)
+        if not rows:
+            sys.exit(f"infer: no RTL run reports under {args.out} (run make infer-all first)")
+        settings.write_atomic(args.out / "system.md", md)
+        print(md)
+        return 0
     try:
         sch = find_scheme(args.scheme)
         IntegerPath(sch)

