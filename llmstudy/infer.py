@@ -557,8 +557,8 @@ def report_markdown(res):
               "between the paths are rounding amplified by the quantizers, not a different computation.", ""]
     src = res.get("rtl") or res["golden"]
     fake = res["golden"]
-    L += [f"| GEMM | count | MACs | largest \\|sum\\| | bits needed | wraps ({res['acc_width']}-bit) | fake vs integer, "
-          "same input |"
+    L += [f"| GEMM | count | MACs | largest \\|sum\\| | bits needed | wraps ({res['acc_width']}-bit) | "
+          "fake vs integer, same input |"
           + (" outputs checked | mismatches | from cache | tile cycles | cycles / token | utilization | stalls |"
              if "rtl" in res else ""),
           "|---|---|---|---|---|---|---|" + ("---|" * 7 if "rtl" in res else "")]
