@@ -32,7 +32,7 @@ COMPONENTS = {
     "mac_dfree": ("hdl.macs", "DecompressionFreeMAC"), "mac_conv": ("hdl.macs", "ConventionalMAC"),
     "mac_int": ("hdl.macs", "IntMAC"), "mac_fp16": ("hdl.fp16_mac", "FP16MAC"),
     "encoder": ("hdl.sdr_encoder", "SDREncoder"), "decoder": ("hdl.sdr_decoder", "SDRDecoder"),
-    "tile": ("hdl.tile", "GemmTile"),
+    "tile": ("hdl.tile", "GemmTile"), "tile_int": ("hdl.tile", "IntGemmTile"),
 }
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

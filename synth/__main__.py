@@ -164,6 +164,9 @@ def main(argv=None):
             if bad:
                 raise UnitError(f"unknown table(s) {bad}; known: {sorted(known)}")
             todo = [u for u in todo if u.table.key in args.table]
+        if not todo:                                     # never replace a report with an empty one
+            raise UnitError(f"the selection (units {args.units or 'all'}, tables {args.table}) matches no unit; "
+                            "nothing to synthesize")
         require_tools(args.liberty)
         if not args.no_fpga and not fpga.available():
             raise ToolError(f"missing tool {fpga.NEXTPNR}; run `make setup` (apt packages nextpnr-ice40, "
