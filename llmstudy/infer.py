@@ -703,18 +703,32 @@ def main(argv=None):
     return 0
 
 
+class _DaskJobs:
+    """A Dask client (and the local cluster it started, if any): ``executor`` for ``run``, ``close()`` ends both."""
+
+    def __init__(self, client, cluster=None):
+        self.client, self.cluster = client, cluster
+        self.executor = client.get_executor()
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
 def dask_executor(address, workers):
-    """``(executor, client)`` for a Dask scheduler ``address`` or ``"local"`` (a local cluster of ``workers``
-    single-threaded worker processes)."""
+    """``(executor, jobs)`` for a Dask scheduler ``address`` or ``"local"`` (a local cluster of ``workers``
+    single-threaded worker processes); ``jobs.close()`` closes the client and the local cluster."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         sys.exit("infer: --dask needs the package 'distributed' (pip install distributed)")
     if address == "local":
-        client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        jobs = _DaskJobs(Client(cluster), cluster)
     else:
-        client = Client(address)
-    return client.get_executor(), client
+        jobs = _DaskJobs(Client(address))
+    return jobs.executor, jobs
 
 
 if __name__ == "__main__":
