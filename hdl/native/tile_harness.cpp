@@ -195,43 +195,40 @@ class Tile {
   private:
     Vtile* top_;
 
-    void pack_a(const Problem& p, uint64_t beat, uint32_t steps, uint32_t cb, uint32_t groups, uint32_t per_sub,
-                uint32_t* buf) {
-        std::memset(buf, 0, sizeof(uint32_t) * A_WORDS);
-        const uint64_t job = beat / steps;
-        const uint32_t t = static_cast<uint32_t>(beat % steps), i = static_cast<uint32_t>(job / cb);
-        for (int r = 0; r < ROWS; ++r) {
-            const std::size_t row = static_cast<std::size_t>(i) * ROWS + r;
-            const int8_t* c = &p.ac[row * p.k + static_cast<std::size_t>(t) * LANES];
+    // One input beat of one operand: rows ``block * N ..`` of ``codes`` / ``flags`` (row-major, K per row), elements
+    // ``t * L ..`` of each, at the payload's field offsets.
+    template <int N, int CODES_OFF, int CODE_BITS, int FLAGS_OFF, int FLAG_BITS>
+    static void pack_rows(const Problem& p, const std::vector<int8_t>& codes, const std::vector<uint8_t>& flags,
+                          uint32_t block, uint32_t t, uint32_t groups, uint32_t per_sub, uint32_t* buf) {
+        for (int r = 0; r < N; ++r) {
+            const std::size_t row = static_cast<std::size_t>(block) * N + r;
+            const int8_t* c = &codes[row * p.k + static_cast<std::size_t>(t) * LANES];
             for (int l = 0; l < LANES; ++l)
-                put_bits(buf, A_CODES_OFF + (r * LANES + l) * A_CODE_BITS, A_CODE_BITS, code_word(c[l], A_CODE_BITS));
+                put_bits(buf, CODES_OFF + (r * LANES + l) * CODE_BITS, CODE_BITS, code_word(c[l], CODE_BITS));
 #if FLAGS
             for (int s = 0; s < SUB; ++s) {
                 const uint32_t e = t * LANES + s * per_sub;
-                put_bits(buf, A_FLAGS_OFF + (r * SUB + s) * A_FLAG_BITS, A_FLAG_BITS, p.af[row * groups + e / p.g]);
+                put_bits(buf, FLAGS_OFF + (r * SUB + s) * FLAG_BITS, FLAG_BITS, flags[row * groups + e / p.g]);
             }
+#else
+            (void)flags, (void)groups, (void)per_sub;
 #endif
         }
+    }
+
+    void pack_a(const Problem& p, uint64_t beat, uint32_t steps, uint32_t cb, uint32_t groups, uint32_t per_sub,
+                uint32_t* buf) {
+        std::memset(buf, 0, sizeof(uint32_t) * A_WORDS);
+        const uint32_t t = static_cast<uint32_t>(beat % steps), i = static_cast<uint32_t>(beat / steps / cb);
+        pack_rows<ROWS, A_CODES_OFF, A_CODE_BITS, A_FLAGS_OFF, A_FLAG_BITS>(p, p.ac, p.af, i, t, groups, per_sub, buf);
         put_bits(buf, A_LAST_OFF, 1, t == steps - 1);
     }
 
     void pack_w(const Problem& p, uint64_t beat, uint32_t steps, uint32_t cb, uint32_t groups, uint32_t per_sub,
                 uint32_t* buf) {
         std::memset(buf, 0, sizeof(uint32_t) * W_WORDS);
-        const uint64_t job = beat / steps;
-        const uint32_t t = static_cast<uint32_t>(beat % steps), j = static_cast<uint32_t>(job % cb);
-        for (int c = 0; c < COLS; ++c) {
-            const std::size_t row = static_cast<std::size_t>(j) * COLS + c;
-            const int8_t* x = &p.wc[row * p.k + static_cast<std::size_t>(t) * LANES];
-            for (int l = 0; l < LANES; ++l)
-                put_bits(buf, W_CODES_OFF + (c * LANES + l) * W_CODE_BITS, W_CODE_BITS, code_word(x[l], W_CODE_BITS));
-#if FLAGS
-            for (int s = 0; s < SUB; ++s) {
-                const uint32_t e = t * LANES + s * per_sub;
-                put_bits(buf, W_FLAGS_OFF + (c * SUB + s) * W_FLAG_BITS, W_FLAG_BITS, p.wf[row * groups + e / p.g]);
-            }
-#endif
-        }
+        const uint32_t t = static_cast<uint32_t>(beat % steps), j = static_cast<uint32_t>(beat / steps % cb);
+        pack_rows<COLS, W_CODES_OFF, W_CODE_BITS, W_FLAGS_OFF, W_FLAG_BITS>(p, p.wc, p.wf, j, t, groups, per_sub, buf);
     }
 
     void store_row(const Problem& p, uint64_t got, uint32_t cb, const uint32_t* buf, std::vector<int64_t>& y,
