@@ -149,8 +149,9 @@ class NativeTile:
                           A_MIN_CODE=-fa.max_code, W_MAX_CODE=fw.max_code, W_MIN_CODE=-fw.max_code,
                           A_MAX_FLAG=fa.max_flag, W_MAX_FLAG=fw.max_flag)
         else:
-            values.update(SUB=0, A_FLAGS_OFF=0, A_FLAG_BITS=1, W_FLAGS_OFF=0, W_FLAG_BITS=1, A_MAX_CODE=(1 << (p["a_bits"] - 1)) - 1, A_MIN_CODE=-(1 << (p["a_bits"] - 1)),
-                          W_MAX_CODE=(1 << (p["b_bits"] - 1)) - 1, W_MIN_CODE=-(1 << (p["b_bits"] - 1)),
+            amax, wmax = (1 << (p["a_bits"] - 1)) - 1, (1 << (p["b_bits"] - 1)) - 1
+            values.update(SUB=0, A_FLAGS_OFF=0, A_FLAG_BITS=1, W_FLAGS_OFF=0, W_FLAG_BITS=1, A_MAX_CODE=amax,
+                          A_MIN_CODE=-amax - 1, W_MAX_CODE=wmax, W_MIN_CODE=-wmax - 1,
                           A_MAX_FLAG=0, W_MAX_FLAG=0)
         if values["ACC_WIDTH"] != self.acc_width or a["codes"][3] != (self.rows, self.lanes) or \
                 max(values["A_CODE_BITS"], values["W_CODE_BITS"]) > 8:
