@@ -16,6 +16,7 @@ from .mac import (
     gemm_exact,
     gemm_reference,
     int_product,
+    matmul_exact,
     wrap,
 )
 from .pack import PackedSDR, pack, unpack
@@ -78,6 +79,7 @@ __all__ = [
     "gemm_exact",
     "gemm_reference",
     "int_product",
+    "matmul_exact",
     "wrap",
     "fp16",
 ]

@@ -23,8 +23,8 @@ from .validate import check_int_array, check_int_param
 
 __all__ = [
     "ACC_WIDTH", "wrap", "Accumulator", "accumulate", "dfree_product", "conventional_product",
-    "int_product", "check_codes", "gemm_dfree", "gemm_reference", "gemm_exact", "dot_dfree", "dot_int", "lane_operands",
-    "subgroup_sums",
+    "int_product", "check_codes", "gemm_dfree", "gemm_reference", "gemm_exact", "matmul_exact", "dot_dfree",
+    "dot_int", "lane_operands", "subgroup_sums",
 ]
 
 ACC_WIDTH = 32
@@ -202,19 +202,26 @@ def gemm_reference(a, w, acc_width=ACC_WIDTH):
 
 
 
+def matmul_exact(a, b):
+    """Exact int64 ``a @ b^T`` of integer matrices (a: M x K, b: N x K): float64 BLAS when every partial sum is an
+    integer below ``2**53`` (then exact in any order; the bound is checked from the largest magnitudes and K), else
+    int64 (exact while the sums fit 64 bits). The INT tiles' sums before the accumulator wraps them."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"expected a: M x K and b: N x K, got shapes {a.shape} and {b.shape}")
+    bound = int(np.abs(a).max(initial=0)) * int(np.abs(b).max(initial=0)) * max(1, a.shape[1])
+    if bound < (1 << 53):
+        return (a.astype(np.float64) @ b.astype(np.float64).T).astype(np.int64)
+    return a @ b.T
+
+
 def gemm_exact(a, w):
     """The exact (unwrapped) sums of ``gemm_reference``: ``decompress(a) @ decompress(w)^T`` as int64, before the
     accumulator wraps them. ``wrap(gemm_exact(a, w), acc_width)`` equals ``gemm_dfree(a, w, acc_width)``.
-
-    Computed in float64 BLAS when every partial sum is an integer below ``2**53`` (then exact in any order; the
-    bound is checked from the operands' largest magnitudes and K), else in int64. Used where whole layers of a
-    real model run (``llmstudy.infer``): it is the same function as ``gemm_dfree``, orders of magnitude faster."""
+    Computed by ``matmul_exact`` (float64 BLAS where exact), orders of magnitude faster than ``gemm_dfree``; used
+    where whole layers of a real model run (``llmstudy.infer``)."""
     _check_gemm_operand("a", a)
     _check_gemm_operand("w", w)
     if a.shape[1] != w.shape[1]:
         raise ValueError(f"reduction lengths differ: a is {a.shape}, w is {w.shape} (expected a: M x K, w: N x K)")
-    da, dw = decompress(a).astype(np.int64), decompress(w).astype(np.int64)
-    bound = (int(np.abs(da).max(initial=0)) * int(np.abs(dw).max(initial=0))) * max(1, a.shape[1])
-    if bound < (1 << 53):
-        return (da.astype(np.float64) @ dw.astype(np.float64).T).astype(np.int64)
-    return da @ dw.T
+    return matmul_exact(decompress(a), decompress(w))

@@ -61,14 +61,8 @@ def _codes(t):
 
 
 def _exact(a, w):
-    """Exact int64 sums of ``a @ w^T``: ``gemm_exact`` for SDR operands, float64 BLAS (exact below 2**53) or int64
-    for plain integers."""
-    if isinstance(a, G.SDRTensor):
-        return G.gemm_exact(a, w)
-    bound = int(np.abs(a).max(initial=0)) * int(np.abs(w).max(initial=0)) * max(1, a.shape[1])
-    if bound < (1 << 53):
-        return (a.astype(np.float64) @ w.astype(np.float64).T).astype(np.int64)
-    return a.astype(np.int64) @ w.astype(np.int64).T
+    """Exact int64 sums of ``a @ w^T``: ``gemm_exact`` for SDR operands, ``matmul_exact`` for plain integers."""
+    return G.gemm_exact(a, w) if isinstance(a, G.SDRTensor) else G.matmul_exact(a, w)
 
 
 @dataclass

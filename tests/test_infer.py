@@ -112,3 +112,15 @@ def test_integer_path_golden_functions_agree(trace_set):
     for fa in (G.A16_K4, G.A16_K8):
         a, ww = G.compress(x, fa, axis=1), G.compress(w, G.W8_K4, axis=1)
         np.testing.assert_array_equal(G.wrap(G.gemm_exact(a, ww)), G.gemm_dfree(a, ww))
+
+
+def test_matmul_exact_both_paths():
+    """Below 2**53 the float64 path, above it int64: both equal Python's exact integer sums."""
+    import golden as G
+    rng = np.random.default_rng(4)
+    for hi in (1 << 7, 1 << 25):                 # sums up to 2**23 (float64) and about 2**58 (int64)
+        a, b = rng.integers(-hi, hi, (5, 300)), rng.integers(-hi, hi, (4, 300))
+        want = [[sum(int(x) * int(y) for x, y in zip(r, c)) for c in b] for r in a]
+        assert G.matmul_exact(a, b).tolist() == want
+    with pytest.raises(ValueError, match="expected a: M x K and b: N x K"):
+        G.matmul_exact(np.zeros((2, 3), np.int64), np.zeros((2, 4), np.int64))
