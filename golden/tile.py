@@ -57,6 +57,31 @@ def _beats_of(t, name, block, lanes):
     return codes.reshape(steps, rows // block, block, lanes), flags.reshape(steps, rows // block, block, s)
 
 
+def _select_jobs(jobs, row_blocks, col_blocks, steps):
+    """``jobs`` (default: every block pair, row-major) as an (n, 2) array, checked against the block counts, and
+    the ``last`` flag of each of their ``steps`` beats, (n * steps,)."""
+    if jobs is None:
+        jobs = [(i, j) for i in range(row_blocks) for j in range(col_blocks)]
+    jobs = np.asarray(jobs, np.int64).reshape(-1, 2)
+    if jobs.size and (jobs.min() < 0 or jobs[:, 0].max() >= row_blocks or jobs[:, 1].max() >= col_blocks):
+        raise JobError(f"job blocks must lie in [0, {row_blocks}) x [0, {col_blocks}), got "
+                       f"{jobs.min(axis=0).tolist()}..{jobs.max(axis=0).tolist()}")
+    last = np.zeros((len(jobs), steps), np.int64)
+    last[:, -1] = 1
+    return jobs, last.reshape(-1)
+
+
+def _result_stream(contrib, ends, acc_width):
+    """Per-beat contributions (beats, R, C) summed per job (each ending at a beat of ``ends``), wrapped: the result
+    stream, one row of C accumulators per beat, ``last`` on each job's row R - 1."""
+    rows, cols = contrib.shape[1:]
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    sums = wrap(np.add.reduceat(contrib, starts, axis=0), acc_width)                     # (jobs, R, C)
+    out_last = np.zeros((len(ends), rows), np.int64)
+    out_last[:, -1] = 1
+    return {"acc": sums.reshape(-1, cols), "last": out_last.reshape(-1)}
+
+
 def job_beats(a, w, rows, cols, lanes, jobs=None):
     """Beats of the tile's input streams for the GEMM ``a @ w^T`` (``a``: M x K, ``w``: N x K ``SDRTensor``s).
 
@@ -71,19 +96,11 @@ def job_beats(a, w, rows, cols, lanes, jobs=None):
         raise JobError(f"reduction lengths differ: a is {a.codes.shape}, w is {w.codes.shape}")
     if a.fmt.group_size != w.fmt.group_size:
         raise JobError(f"group sizes differ: a uses {a.fmt.group_size}, w uses {w.fmt.group_size}")
-    if jobs is None:
-        jobs = [(i, j) for i in range(ca.shape[1]) for j in range(cw.shape[1])]
-    jobs = np.asarray(jobs, np.int64).reshape(-1, 2)
-    if jobs.size and (jobs.min() < 0 or jobs[:, 0].max() >= ca.shape[1] or jobs[:, 1].max() >= cw.shape[1]):
-        raise JobError(f"job blocks must lie in [0, {ca.shape[1]}) x [0, {cw.shape[1]}), got "
-                       f"{jobs.min(axis=0).tolist()}..{jobs.max(axis=0).tolist()}")
-    steps = ca.shape[0]
-    last = np.zeros((len(jobs), steps), np.int64)
-    last[:, -1] = 1
+    jobs, last = _select_jobs(jobs, ca.shape[1], cw.shape[1], ca.shape[0])
     # (jobs, steps, block, ...) -> (jobs * steps, block, ...)
     abeat = {"codes": ca[:, jobs[:, 0]].swapaxes(0, 1).reshape(-1, rows, lanes),
              "flags": fa[:, jobs[:, 0]].swapaxes(0, 1).reshape(-1, rows, fa.shape[-1]),
-             "last": last.reshape(-1)}
+             "last": last}
     wbeat = {"codes": cw[:, jobs[:, 1]].swapaxes(0, 1).reshape(-1, cols, lanes),
              "flags": fw[:, jobs[:, 1]].swapaxes(0, 1).reshape(-1, cols, fw.shape[-1])}
     return abeat, wbeat, [tuple(map(int, x)) for x in jobs]
@@ -123,11 +140,7 @@ def tile_golden(abeat, wbeat, fmt_a, fmt_w, acc_width=ACC_WIDTH):
     partial = np.einsum("brsl,bcsl->brcs", pa, pw, optimize=True).astype(np.int64)
     shift = fa[:n, :, None, :] + fw[:n, None, :, :]
     contrib = (partial << shift).sum(axis=3)                                             # (beats, R, C)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    sums = wrap(np.add.reduceat(contrib, starts, axis=0), acc_width)                     # (jobs, R, C)
-    out_last = np.zeros((len(ends), rows), np.int64)
-    out_last[:, -1] = 1
-    return {"acc": sums.reshape(-1, cols), "last": out_last.reshape(-1)}
+    return _result_stream(contrib, ends, acc_width)
 
 
 def blocks_to_matrix(acc, jobs, rows, cols, shape):
@@ -166,15 +179,8 @@ def job_beats_int(a, w, rows, cols, lanes, a_bits=8, w_bits=8, jobs=None):
     ca, cw = _int_beats_of(a, "a", rows, lanes, a_bits), _int_beats_of(w, "w", cols, lanes, w_bits)
     if ca.shape[0] != cw.shape[0]:
         raise JobError(f"reduction lengths differ: a has {ca.shape[0] * lanes}, w {cw.shape[0] * lanes}")
-    if jobs is None:
-        jobs = [(i, j) for i in range(ca.shape[1]) for j in range(cw.shape[1])]
-    jobs = np.asarray(jobs, np.int64).reshape(-1, 2)
-    if jobs.size and (jobs.min() < 0 or jobs[:, 0].max() >= ca.shape[1] or jobs[:, 1].max() >= cw.shape[1]):
-        raise JobError(f"job blocks must lie in [0, {ca.shape[1]}) x [0, {cw.shape[1]})")
-    steps = ca.shape[0]
-    last = np.zeros((len(jobs), steps), np.int64)
-    last[:, -1] = 1
-    abeat = {"codes": ca[:, jobs[:, 0]].swapaxes(0, 1).reshape(-1, rows, lanes), "last": last.reshape(-1)}
+    jobs, last = _select_jobs(jobs, ca.shape[1], cw.shape[1], ca.shape[0])
+    abeat = {"codes": ca[:, jobs[:, 0]].swapaxes(0, 1).reshape(-1, rows, lanes), "last": last}
     wbeat = {"codes": cw[:, jobs[:, 1]].swapaxes(0, 1).reshape(-1, cols, lanes)}
     return abeat, wbeat, [tuple(map(int, x)) for x in jobs]
 
@@ -191,7 +197,7 @@ def tile_golden_int(abeat, wbeat, a_bits=8, w_bits=8, acc_width=ACC_WIDTH):
         raise JobError(f"last must be 0 or 1, got values {np.unique(last)[:8].tolist()}")
     ca = check_int_array("a codes", ca, a_bits).astype(np.int64)
     cw = check_int_array("w codes", cw, w_bits).astype(np.int64)
-    rows, cols = ca.shape[1], cw.shape[1]
+    cols = cw.shape[1]
     ends = np.flatnonzero(last)
     if not ends.size:
         return {"acc": np.zeros((0, cols), np.int64), "last": np.zeros(0, np.int64)}
@@ -199,8 +205,4 @@ def tile_golden_int(abeat, wbeat, a_bits=8, w_bits=8, acc_width=ACC_WIDTH):
     # 8 x 8-bit products of <= 1024 lanes: exact in float64 BLAS
     contrib = np.einsum("brl,bcl->brc", ca[:n].astype(np.float64), cw[:n].astype(np.float64),
                         optimize=True).astype(np.int64)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    sums = wrap(np.add.reduceat(contrib, starts, axis=0), acc_width)
-    out_last = np.zeros((len(ends), rows), np.int64)
-    out_last[:, -1] = 1
-    return {"acc": sums.reshape(-1, cols), "last": out_last.reshape(-1)}
+    return _result_stream(contrib, ends, acc_width)

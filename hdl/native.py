@@ -77,10 +77,6 @@ class Problem:
         h.update(f"{self.m},{self.n}".encode())
         return h.hexdigest()
 
-    @property
-    def macs(self):
-        """Multiply-accumulates of the unpadded GEMM."""
-        return self.m * self.n * self.a_codes.shape[1]
 
 
 def _tool(name, hint):
