@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2 --durations=25
 
-.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full analysis accuracy frontier formal fpga pnr infer infer-all
+.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full synth-all analysis accuracy frontier formal fpga pnr infer infer-all
 
 all: synth
 
@@ -62,9 +62,15 @@ infer-all: $(STAMP)
 	$(PY) -m llmstudy.infer --tile tile8x8_int8x8 --scheme W8A8KV8
 	$(PY) -m llmstudy.infer --system --synth build/synth_tile/report.json
 
-## Main job: synthesize every unit (area, timing, power) -> build/synth/report.{md,json}, area.png
+## Main job: synthesize the headline units (area, timing, power; descriptors with headline=True) on every core
+## -> build/synth/report.{md,json}, area_*.png. Results are cached per unit (build/cache/synth): a rerun or a killed
+## run continues where it stopped. SYNTH_ARGS for more (e.g. --no-fpga, --jobs 1, unit names).
 synth: $(STAMP) traces
-	$(PY) -m synth $(if $(LIBERTY),--liberty $(LIBERTY))
+	$(PY) -m synth $(if $(LIBERTY),--liberty $(LIBERTY)) $(SYNTH_ARGS)
+
+## Every registered unit -> build/synth-all/report.{md,json} (shares the cache with make synth)
+synth-all: $(STAMP) traces
+	$(PY) -m synth --all --out build/synth-all $(if $(LIBERTY),--liberty $(LIBERTY)) $(SYNTH_ARGS)
 
 ## FPGA figures: iCE40 and ECP5 (with DSP inference and -nodsp) -> build/fpga/report.{md,json}
 fpga: $(STAMP)
@@ -80,9 +86,9 @@ pnr: $(STAMP)
 formal: $(STAMP)
 	$(PY) -m formal --full
 
-## README tables from build/synth/report.json (the blocks marked <!-- generated: synth TABLE -->)
+## README tables from build/synth-all/report.json (make synth-all; the blocks marked <!-- generated: synth TABLE -->)
 readme: $(STAMP)
-	$(PY) -m synth.readme README.md build/synth/report.json
+	$(PY) -m synth.readme README.md build/synth-all/report.json
 
 ## Verilog of every registered unit -> build/verilog/ (python -m hdl.export --list names them)
 verilog: $(STAMP)

@@ -6,6 +6,7 @@ against ``dfree_product``), how a data source's streams become port values, the 
 segments, the report table and the area groups. Importing this module registers the units.
 """
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -246,30 +247,39 @@ def decoder(name, fmt, role, label, doc, g=16):
 
 A4, A8, W4 = G.A16_K4, G.A16_K8, G.W8_K4
 
-register(fp16_mac("mac_fp16", "FP16 (fused)",
-                  "FP16 MAC: binary16 fused multiply-add into an FP16 accumulator", paper=PAPER_TABLE5["mac_fp16"]))
-register(int_mac("mac_int16x8", 16, 8, ("activation", "weight"), "INT 16x8", "INT 16x8 MAC on base data (W8A16)",
-                 paper=PAPER_TABLE5["mac_int16x8"]))
-register(int_mac("mac_int8x8", 8, 8, ("query", "key"), "INT 8x8", "INT 8x8 MAC (on KV8 query . key data)",
-                 paper=PAPER_TABLE5["mac_int8x8"]))
-register(compressed_mac("mac_conv_w4a4", ConventionalMAC, A4, W4, "QRazor conv. (dec+16x8)",
-                        "QRazor conventional MAC, W4A4: two SDR decoders + INT 16x8 multiplier"))
-register(compressed_mac("mac_dfree_w4a4", DecompressionFreeMAC, A4, W4, "QRazor W4A4 dfree",
+
+def headline(unit):
+    """``unit`` marked as a headline unit: ``make synth`` covers it (the paper's Table 5 MACs, the g = 16 encoders and
+    decoders, the L = 16 dot-product units and their baselines, the 4 x 4 tiles); ``make synth-all`` covers all."""
+    return dataclasses.replace(unit, headline=True)
+
+
+register(headline(fp16_mac("mac_fp16", "FP16 (fused)",
+                  "FP16 MAC: binary16 fused multiply-add into an FP16 accumulator", paper=PAPER_TABLE5["mac_fp16"])))
+register(headline(int_mac("mac_int16x8", 16, 8, ("activation", "weight"), "INT 16x8",
+                          "INT 16x8 MAC on base data (W8A16)", paper=PAPER_TABLE5["mac_int16x8"])))
+register(headline(int_mac("mac_int8x8", 8, 8, ("query", "key"), "INT 8x8", "INT 8x8 MAC (on KV8 query . key data)",
+                          paper=PAPER_TABLE5["mac_int8x8"])))
+register(headline(compressed_mac("mac_conv_w4a4", ConventionalMAC, A4, W4, "QRazor conv. (dec+16x8)",
+                        "QRazor conventional MAC, W4A4: two SDR decoders + INT 16x8 multiplier")))
+register(headline(compressed_mac("mac_dfree_w4a4", DecompressionFreeMAC, A4, W4, "QRazor W4A4 dfree",
                         "QRazor decompression-free MAC, W4A4 (A16/W8 bases): 3x3 multiplier + shifter by fa+fw (0..16)",
-                        paper=PAPER_TABLE5["mac_dfree_w4a4"]))
-register(compressed_mac("mac_dfree_w4a8", DecompressionFreeMAC, A8, W4, "QRazor W4A8 dfree",
-                        "QRazor decompression-free MAC, W4A8: 7x3 multiplier + shifter by fa+fw (0..12)"))
-register(decoder("sdr_decoder_a16k4", A4, "activation", "A16 -> 4 bits", "SDR decoder, A16 -> 4 bits"))
-register(decoder("sdr_decoder_w8k4", W4, "weight", "W8 -> 4 bits", "SDR decoder, W8 -> 4 bits"))
+                        paper=PAPER_TABLE5["mac_dfree_w4a4"])))
+register(headline(compressed_mac("mac_dfree_w4a8", DecompressionFreeMAC, A8, W4, "QRazor W4A8 dfree",
+                        "QRazor decompression-free MAC, W4A8: 7x3 multiplier + shifter by fa+fw (0..12)")))
+register(headline(decoder("sdr_decoder_a16k4", A4, "activation", "A16 -> 4 bits", "SDR decoder, A16 -> 4 bits")))
+register(headline(decoder("sdr_decoder_w8k4", W4, "weight", "W8 -> 4 bits", "SDR decoder, W8 -> 4 bits")))
 for _g in G.GROUP_SIZES:
-    register(encoder(f"sdr_encoder_a16k4_g{_g}", A4.with_group(_g), "activation", f"A16 -> 4 bits, g={_g}",
-                     f"SDR encoder, A16 -> 4 bits, group of {_g}"))
+    _u = encoder(f"sdr_encoder_a16k4_g{_g}", A4.with_group(_g), "activation", f"A16 -> 4 bits, g={_g}",
+                 f"SDR encoder, A16 -> 4 bits, group of {_g}")
+    register(headline(_u) if _g == 16 else _u)
 register(encoder("sdr_encoder_a16k4_g16_pipe", A4, "activation", "A16 -> 4 bits, g=16, registered",
                  "SDR encoder, A16 -> 4 bits, registered outputs", pipeline=True))
 for _g in G.GROUP_SIZES:
-    register(encoder(f"sdr_encoder_a16k8_g{_g}", A8.with_group(_g), "activation", f"A16 -> 8 bits, g={_g}",
-                     f"SDR encoder, A16 -> 8 bits (W4A8), group of {_g}"))
-register(encoder("sdr_encoder_w8k4_g16", W4, "weight", "W8 -> 4 bits, g=16", "SDR encoder, W8/KV8 -> 4 bits"))
+    _u = encoder(f"sdr_encoder_a16k8_g{_g}", A8.with_group(_g), "activation", f"A16 -> 8 bits, g={_g}",
+                 f"SDR encoder, A16 -> 8 bits (W4A8), group of {_g}")
+    register(headline(_u) if _g == 16 else _u)
+register(headline(encoder("sdr_encoder_w8k4_g16", W4, "weight", "W8 -> 4 bits, g=16", "SDR encoder, W8/KV8 -> 4 bits")))
 
 
 
@@ -404,20 +414,22 @@ def dot_int_unit(name, lanes, a_bits, b_bits, label, doc, table, style="tree", p
 
 for _L in DOT_LANES:
     _t = dot_table(_L, merged=_L == 16)
-    register(dot_dfree_unit(f"dot{_L}_w4a4", _L, 16, A4, W4, "QRazor W4A4, g=16",
+    _mark = headline if _L == 16 else (lambda u: u)
+    register(_mark(dot_dfree_unit(f"dot{_L}_w4a4", _L, 16, A4, W4, "QRazor W4A4, g=16",
                             f"QRazor W4A4 dot-product unit, {_L} lanes, group 16: 3x3 products, one shift per group",
-                            _t, encoder="sdr_encoder_a16k4_g16"))
-    register(dot_dfree_unit(f"dot{_L}_w4a8", _L, 16, A8, W4, "QRazor W4A8, g=16",
+                            _t, encoder="sdr_encoder_a16k4_g16")))
+    register(_mark(dot_dfree_unit(f"dot{_L}_w4a8", _L, 16, A8, W4, "QRazor W4A8, g=16",
                             f"QRazor W4A8 dot-product unit, {_L} lanes, group 16: 7x3 products, one shift per group",
-                            _t, encoder="sdr_encoder_a16k8_g16"))
+                            _t, encoder="sdr_encoder_a16k8_g16")))
     if _L in (4, 16):
         register(dot_dfree_unit(f"dot{_L}_w4a4_dsp2", _L, 16, A4, W4, "QRazor W4A4, g=16, 2 lanes per multiplier",
                                 f"QRazor W4A4 dot-product unit, {_L} lanes, group 16, lane pairs packed into one "
                                 "12x12 multiplier (one FPGA DSP block per two lanes)", _t,
                                 encoder="sdr_encoder_a16k4_g16", dsp_pairs=True))
-    register(dot_int_unit(f"dot{_L}_int16x8", _L, 16, 8, "INT 16x8, tree", f"INT 16x8 dot-product unit, {_L} lanes",
-                          _t))
-    register(dot_int_unit(f"dot{_L}_int8x8", _L, 8, 8, "INT 8x8, tree", f"INT 8x8 dot-product unit, {_L} lanes", _t))
+    register(_mark(dot_int_unit(f"dot{_L}_int16x8", _L, 16, 8, "INT 16x8, tree",
+                                f"INT 16x8 dot-product unit, {_L} lanes", _t)))
+    register(_mark(dot_int_unit(f"dot{_L}_int8x8", _L, 8, 8, "INT 8x8, tree",
+                                f"INT 8x8 dot-product unit, {_L} lanes", _t)))
     if _L == 16:
         for _g in (8, 32, 128):
             register(dot_dfree_unit(f"dot16_w4a4_g{_g}", 16, _g, A4, W4, f"QRazor W4A4, g={_g}",
@@ -532,12 +544,14 @@ def dot_dmq_unit(name, lanes, g, label, doc, table, encoder=None):
 
 
 for _g in G.GROUP_SIZES:
-    register(dmq_encoder(f"dmq_encoder_a16k4_g{_g}", DMQ_A4.with_group(_g), "activation",
-                         f"DMQ A16 -> INT4, g={_g}", f"Dynamic absmax quantizer (DMQ), A16 -> INT4, group of {_g}"))
+    _u = dmq_encoder(f"dmq_encoder_a16k4_g{_g}", DMQ_A4.with_group(_g), "activation",
+                     f"DMQ A16 -> INT4, g={_g}", f"Dynamic absmax quantizer (DMQ), A16 -> INT4, group of {_g}")
+    register(headline(_u) if _g == 16 else _u)
 for _g in (8, 16):
-    register(dot_dmq_unit(f"dot16_dmq_w4a4_g{_g}", 16, _g, f"DMQ INT4 W4A4, g={_g}",
-                          f"DMQ INT4 dot-product unit, 16 lanes, group {_g}: 3x3 products, a scale multiply per group",
-                          dot_table(16, merged=True), encoder=f"dmq_encoder_a16k4_g{_g}"))
+    _u = dot_dmq_unit(f"dot16_dmq_w4a4_g{_g}", 16, _g, f"DMQ INT4 W4A4, g={_g}",
+                      f"DMQ INT4 dot-product unit, 16 lanes, group {_g}: 3x3 products, a scale multiply per group",
+                      dot_table(16, merged=True), encoder=f"dmq_encoder_a16k4_g{_g}")
+    register(headline(_u) if _g == 16 else _u)
 
 # ---------------------------------------------------------------- GEMM tiles (stream units)
 
@@ -723,18 +737,18 @@ def int_tile_unit(name, rows, cols, lanes, a_bits, b_bits, label, doc, table=TIL
     return unit
 
 
-register(gemm_tile_unit("tile4x4_w4a4", 4, 4, 16, 16, A4, W4, "QRazor W4A4 tile 4x4x16",
+register(headline(gemm_tile_unit("tile4x4_w4a4", 4, 4, 16, 16, A4, W4, "QRazor W4A4 tile 4x4x16",
                         "QRazor W4A4 GEMM tile: 4 x 4 dot-product units of 16 lanes, g=16, streams, "
-                        "linear and Q x K^T"))
+                        "linear and Q x K^T")))
 register(gemm_tile_unit("tile4x4_w4a8", 4, 4, 16, 16, A8, W4, "QRazor W4A8 tile 4x4x16",
                         "QRazor W4A8 GEMM tile: 4 x 4 dot-product units of 16 lanes, g=16, streams, "
                         "linear (A16 -> 8-bit codes) and Q x K^T", cocotb=False))
 register(gemm_tile_unit("tile8x8_w4a4", 8, 8, 16, 16, A4, W4, "QRazor W4A4 tile 8x8x16",
                         "QRazor W4A4 GEMM tile: 8 x 8 dot-product units of 16 lanes, g=16, streams, "
                         "linear and Q x K^T", cocotb=False))
-register(int_tile_unit("tile4x4_int8x8", 4, 4, 16, 8, 8, "INT 8x8 tile 4x4x16",
+register(headline(int_tile_unit("tile4x4_int8x8", 4, 4, 16, 8, 8, "INT 8x8 tile 4x4x16",
                        "INT 8x8 GEMM tile (baseline): 4 x 4 dot-product units of 16 lanes, streams, A16 narrowed "
-                       "to 8 bits x W8, Q x K^T on KV8"))
+                       "to 8 bits x W8, Q x K^T on KV8")))
 register(int_tile_unit("tile8x8_int8x8", 8, 8, 16, 8, 8, "INT 8x8 tile 8x8x16",
                        "INT 8x8 GEMM tile (baseline): 8 x 8 dot-product units of 16 lanes, streams, A16 narrowed "
                        "to 8 bits x W8, Q x K^T on KV8"))

@@ -180,6 +180,8 @@ class Unit:
     the columns that read it; the report amortizes it). ``cocotb``: whether the cocotb benches (``sim/``, Icarus
     and Verilator) run the unit; the larger tiles, which Icarus runs at tens of cycles per second, are checked
     in-process (``tests/test_tile.py``) and by the native Verilator harness (``tests/test_native.py``) instead.
+    ``headline``: whether ``make synth`` (the README's first command) covers the unit; ``make synth-all`` covers
+    every unit.
     """
     name: str
     component: type
@@ -200,6 +202,7 @@ class Unit:
     encoder: str = None
     protocol: str = "cycle"
     cocotb: bool = True
+    headline: bool = False
 
     def build(self):
         return self.component(**self.params)

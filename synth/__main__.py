@@ -10,97 +10,172 @@ sequential run, in the same order.
 """
 
 import argparse
-import concurrent.futures
+import hashlib
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
+from hdl.export import to_verilog
 from hdl.unit import UnitError, units
 from llmstudy import traces
 
 from . import fpga, gatesim, libpower
 from .activity import activity
-from .flow import DEFAULT_ABC, DEFAULT_LIBERTY, REFERENCE_YOSYS, ToolError, breakdown, require_tools, sta, synthesize
+from .flow import (
+    DEFAULT_ABC,
+    DEFAULT_LIBERTY,
+    REFERENCE_YOSYS,
+    STA,
+    YOSYS,
+    ToolError,
+    breakdown,
+    require_tools,
+    sta,
+    synthesize,
+)
 from .report import write_report
+from .runner import Cache, OutputError, Progress, digest, file_digest, run, source_digest, tool_version, writable_dir
 
 GATE_CYCLES = 2000
 GATE_PRODUCTS = 8000         # products per gate-level run of a wide unit (dot-product lanes x cycles)
 
 
-def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True):
+def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True, component=None):
     """Every figure of one unit: area by group, timing and power (OpenSTA), the mapping comparisons, timed and
-    zero-delay gate-level power on real traces, iCE40 counts, as the descriptor's ``flows`` ask."""
-    component = unit.build()
-    act = activity(unit, ts)
+    zero-delay gate-level power on real traces, iCE40 counts, as the descriptor's ``flows`` ask. ``res["steps"]``
+    holds each step's wall-clock seconds."""
+    steps = {}
+
+    def timed(step, fn, *a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            steps[step] = round(steps.get(step, 0.0) + time.perf_counter() - t, 2)
+
+    component = component or timed("elaborate", unit.build)
+    act = timed("activity", activity, unit, ts)
     work = out / unit.name
-    syn = synthesize(unit, work, liberty, component=component)
+    syn = timed("synthesis", synthesize, unit, work, liberty, component=component)
     res = {"name": unit.name, "doc": unit.doc, "label": unit.label, "table": unit.table.key,
            "params": dict(unit.params), "per": unit.per, "area_um2": syn["total"], "cells": syn["cells"],
            "modules": syn["modules"], "parts": breakdown(unit, syn["modules"])}
-    res.update(sta(unit.name, work, liberty, clock_ns, act, unit.clocked))
+    res.update(timed("sta", sta, unit.name, work, liberty, clock_ns, act, unit.clocked))
     res["mean_input_activity"] = sum(act.values()) / max(1, len(act))
     if "mapping" in unit.flows:
         # the mapping comparisons that justify the flow: Yosys' default ABC script (same Yosys, Booth) ...
-        ref = synthesize(unit, work / "default_abc", liberty, abc_script=DEFAULT_ABC, component=component)
+        ref = timed("mapping", synthesize, unit, work / "default_abc", liberty, abc_script=DEFAULT_ABC,
+                    component=component)
         res["mapping_default_abc"] = {"area_um2": ref["total"], "parts": breakdown(unit, ref["modules"]),
-                                      **sta(unit.name, work / "default_abc", liberty, clock_ns, act, unit.clocked)}
+                                      **timed("mapping", sta, unit.name, work / "default_abc", liberty, clock_ns,
+                                              act, unit.clocked)}
         # ... and Debian's Yosys 0.23 without Booth (areas only)
-        ref = synthesize(unit, work / "reference_yosys", liberty, yosys=REFERENCE_YOSYS, booth=False,
-                         abc_script=DEFAULT_ABC, component=component)
+        ref = timed("mapping", synthesize, unit, work / "reference_yosys", liberty, yosys=REFERENCE_YOSYS,
+                    booth=False, abc_script=DEFAULT_ABC, component=component)
         res["mapping_reference"] = {"yosys": "Debian Yosys 0.23, synth", "area_um2": ref["total"],
                                     "parts": breakdown(unit, ref["modules"])}
     if "gate_level" in unit.flows:
-        for key, timed in (("gate_level", False), ("gate_level_timed", True)):
-            period = max(clock_ns, 5 * round(res["critical_path_ns"] * 1.5 / 5 + 0.5)) if timed else clock_ns
-            gl = gatesim.simulate(unit, work, liberty, ts, cycles=gate_cycles(unit), timed=timed, period_ns=period)
+        for key, is_timed in (("gate_level", False), ("gate_level_timed", True)):
+            period = max(clock_ns, 5 * round(res["critical_path_ns"] * 1.5 / 5 + 0.5)) if is_timed else clock_ns
+            gl = timed(key, gatesim.simulate, unit, work, liberty, ts, cycles=gate_cycles(unit), timed=is_timed,
+                       period_ns=period)
             rates = {pin: n / gl["cycles"] for pin, n in gl["toggles"].items()}
-            res[key] = dict(libpower.power(work / f"{unit.name}_netlist.v", liberty, clock_ns, rates,
-                                           input_port_rates=act),
+            res[key] = dict(timed(key, libpower.power, work / f"{unit.name}_netlist.v", liberty, clock_ns, rates,
+                                  input_port_rates=act),
                             cycles=gl["cycles"], checked=gl["checked"], sim_period_ns=period,
                             mean_toggle_rate=sum(rates.values()) / len(rates))
             res[key]["power_mw"] = res[key]["total_mw"]
     if with_fpga and "ice40" in unit.flows:
-        res["ice40"] = fpga.ice40(unit, work, component=component)
+        res["ice40"] = timed("ice40", fpga.ice40, unit, work, component=component)
     if with_fpga and "ecp5" in unit.flows:
-        res["ecp5"] = fpga.ecp5(unit, work, component=component)
-        res["ecp5_nodsp"] = fpga.ecp5(unit, work, dsp=False, component=component)
+        res["ecp5"] = timed("ecp5", fpga.ecp5, unit, work, component=component)
+        res["ecp5_nodsp"] = timed("ecp5", fpga.ecp5, unit, work, dsp=False, component=component)
+    res["steps"] = steps
+    res["seconds"] = round(sum(steps.values()), 1)
     return res
 
 
 _WORKER = {}
 
 
-def _worker_init(trace, args):
-    _WORKER.update(ts=traces.load(trace), args=args)
+def _worker_init(shared):
+    _WORKER.clear()
+    _WORKER.update(shared)
 
 
-def _worker_run(name):
-    a = _WORKER["args"]
-    return run_unit(units([name])[0], Path(a["out"]), a["liberty"], a["clock_ns"], _WORKER["ts"], a["fpga"])
+def flow_key(liberty, clock_ns, trace, with_fpga):
+    """Digest of everything a unit's figures depend on besides its own Verilog and descriptor: the liberty file
+    and the cell models beside it, the clock, the trace file, the FPGA switch, the tools' versions and the
+    flow's own source (synth/, hdl/, golden/: the stimulus builders and the golden functions)."""
+    models = Path(liberty).with_name(gatesim.CELL_MODELS)
+    tools = {"yosys": tool_version(YOSYS, "-V"), "reference_yosys": tool_version(REFERENCE_YOSYS, "-V"),
+             "sta": tool_version(STA, "-version"), "iverilog": tool_version(gatesim.IVERILOG, "-V")}
+    if with_fpga:
+        tools.update(nextpnr_ice40=tool_version(fpga.NEXTPNR, "--version"),
+                     nextpnr_ecp5=tool_version(fpga.nextpnr_ecp5(), "--version"))
+    return digest("synth", file_digest(liberty), file_digest(models) if models.is_file() else None, clock_ns,
+                  file_digest(trace), with_fpga, tools, source_digest("synth", "hdl", "golden"),
+                  GATE_CYCLES, GATE_PRODUCTS)
 
 
-def _run_all(todo, args, ts, out):
-    """Every unit of ``todo``, ``args.jobs`` at a time; a ToolError stops the run with its message."""
-    if args.jobs == 1:
-        return [run_unit(u, out, args.liberty, args.clock_ns, ts, not args.no_fpga)
-                for u in tqdm(todo, desc="synth", unit="unit")]
-    shared = {"out": str(out), "liberty": args.liberty, "clock_ns": args.clock_ns, "fpga": not args.no_fpga}
-    done = {}
-    with concurrent.futures.ProcessPoolExecutor(args.jobs, initializer=_worker_init,
-                                                initargs=(args.trace, shared)) as pool:
-        futures = {pool.submit(_worker_run, u.name): u.name for u in todo}
-        try:
-            for f in tqdm(concurrent.futures.as_completed(futures), total=len(futures), desc="synth", unit="unit"):
-                done[futures[f]] = f.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-    return [done[u.name] for u in todo]
+def unit_key(base, unit, verilog):
+    """The cache key of one unit: the flow's key, the unit's exported Verilog and its descriptor's fields."""
+    fields = (unit.name, unit.doc, unit.label, unit.table, dict(unit.params), unit.per, dict(unit.parts), unit.rest,
+              sorted(unit.flows), unit.latency, unit.protocol, unit.encoder, unit.paper, gate_cycles(unit))
+    return digest(base, hashlib.sha256(verilog.encode()).hexdigest(), repr(fields))
+
+
+def _synth_one(name):
+    """One unit in a worker: its cached result if its key matches, else every figure (then cached)."""
+    w = _WORKER
+    t0 = time.perf_counter()
+    unit = units([name])[0]
+    component = unit.build()
+    key = unit_key(w["key"], unit, to_verilog(unit, component))
+    cache = Cache(w["cache"])
+    hit = cache.get(name, key)
+    if hit is not None:
+        return hit, True, time.perf_counter() - t0
+    if "ts" not in w:
+        w["ts"] = traces.load(w["trace"])
+    res = run_unit(unit, Path(w["out"]), w["liberty"], w["clock_ns"], w["ts"], w["fpga"], component=component)
+    res["steps"]["elaborate"] = round(time.perf_counter() - t0 - res["seconds"], 2)
+    res["seconds"] = round(sum(res["steps"].values()), 1)
+    cache.put(name, key, res)
+    return res, False, time.perf_counter() - t0
+
+
+def _run_all(todo, args, trace, out):
+    """Every unit of ``todo``, ``args.jobs`` at a time, through the result cache; returns (results, cached
+    names). A ToolError stops the run (after the running units finish and are cached) with its message."""
+    cache = Cache(args.cache)
+    shared = {"out": str(out), "liberty": args.liberty, "clock_ns": args.clock_ns, "fpga": not args.no_fpga,
+              "trace": str(trace), "cache": str(cache.folder),
+              "key": flow_key(args.liberty, args.clock_ns, trace, not args.no_fpga)}
+    names = [u.name for u in todo]
+    progress = Progress("synth", names, args.jobs, cache.timings())
+    cached, measured = set(), {}
+
+    def work(name):                       # in this process (--jobs 1): the same path as a worker's
+        return _synth_one(name)
+
+    try:
+        if args.jobs == 1:
+            _worker_init(shared)
+            done = run(names, work, 1, progress, pool="inline")
+        else:
+            done = run(names, _synth_one, args.jobs, progress, initializer=_worker_init, initargs=(shared,))
+    finally:
+        measured = dict(progress.measured)
+        cached = set(names) - set(measured)
+        cache.record_timings({n: s for n, s in measured.items()})
+        progress.close()
+    for r in done.values():
+        r["cached"] = r["name"] in cached
+    return [done[n] for n in names], sorted(n for n in cached if n in done)
 
 
 def _jobs(text):
@@ -143,47 +218,66 @@ def _clock(text):
     return ns
 
 
+def select(names, tables, every):
+    """The units a run covers: ``names`` (checked), else every unit (``every``, or ``tables`` given), else the
+    headline units (``Unit.headline``); ``tables`` keeps those of these report tables."""
+    if every and names:
+        raise UnitError(f"--all and unit names {names} exclude each other")
+    todo = units(names) if names else [u for u in units() if every or tables or u.headline]
+    if tables:
+        known = {u.table.key for u in units()}
+        bad = sorted(set(tables) - known)
+        if bad:
+            raise UnitError(f"unknown table(s) {bad}; known: {sorted(known)}")
+        todo = [u for u in todo if u.table.key in tables]
+    if not todo:                                     # never replace a report with an empty one
+        raise UnitError(f"the selection (units {names or ('all' if every else 'headline')}, tables {tables}) "
+                        "matches no unit; nothing to synthesize")
+    return todo
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m synth", description=__doc__.splitlines()[0])
     ap.add_argument("--liberty", default=DEFAULT_LIBERTY)
     ap.add_argument("--clock-ns", type=_clock, default=10.0, help="clock for timing and power (default 10 ns)")
     ap.add_argument("--out", default="build/synth")
     ap.add_argument("--trace", default=None, help="trace file for switching activity (default: make traces' set)")
-    ap.add_argument("--no-fpga", action="store_true", help="skip the iCE40 synthesis and place-and-route")
+    ap.add_argument("--no-fpga", action="store_true", help="skip the iCE40 and ECP5 synthesis and place-and-route")
+    ap.add_argument("--all", action="store_true", help="every registered unit (default: the headline units)")
     ap.add_argument("--table", action="append", help="only the units of this report table (repeatable)")
     ap.add_argument("--merge", action="store_true",
                     help="keep the other units' results from the existing report.json (same liberty and clock)")
-    ap.add_argument("--jobs", type=_jobs, default=1, help="units synthesized at a time (default 1)")
-    ap.add_argument("units", nargs="*", help="default: every registered unit (python -m hdl.export --list)")
+    ap.add_argument("--jobs", type=_jobs, default=min(64, os.cpu_count() or 1),
+                    help="units synthesized at a time (default: one per core)")
+    ap.add_argument("--cache", default="build/cache/synth", help="result cache folder (default build/cache/synth)")
+    ap.add_argument("--no-cache", action="store_true", help="compute every unit again (results are still stored)")
+    ap.add_argument("units", nargs="*", help="default: the headline units (python -m hdl.export --list marks them)")
     args = ap.parse_args(argv)
     try:
-        todo = units(args.units)                         # every name checked before any work starts
-        if args.table:
-            known = {u.table.key for u in units()}
-            bad = sorted(set(args.table) - known)
-            if bad:
-                raise UnitError(f"unknown table(s) {bad}; known: {sorted(known)}")
-            todo = [u for u in todo if u.table.key in args.table]
-        if not todo:                                     # never replace a report with an empty one
-            raise UnitError(f"the selection (units {args.units or 'all'}, tables {args.table}) matches no unit; "
-                            "nothing to synthesize")
+        todo = select(args.units, args.table, args.all)
         require_tools(args.liberty)
         if not args.no_fpga and not fpga.available():
             raise ToolError(f"missing tool {fpga.NEXTPNR}; run `make setup` (apt packages nextpnr-ice40, "
                             "fpga-icestorm) or pass --no-fpga")
-        ts = traces.load(args.trace)
-    except (ToolError, traces.TraceError, UnitError) as e:
+        trace = Path(args.trace) if args.trace else traces.settings.default_trace()
+        ts = traces.load(trace)                          # checked here, loaded again only by workers that run
+        out = writable_dir(args.out)
+        cache = writable_dir(args.cache)
+    except (ToolError, traces.TraceError, UnitError, OutputError) as e:
         sys.exit(f"synth: {e}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.no_cache:
+        cache = writable_dir(cache / f"fresh-{os.getpid()}-{int(time.time())}")
+    args.cache = str(cache)
     kept = _kept_results(out / "report.json", args, {u.name for u in todo}) if args.merge else []
     t0 = time.perf_counter()
     try:
-        results = _run_all(todo, args, ts, out)
+        results, cached = _run_all(todo, args, trace, out)
     except ToolError as e:
-        sys.exit(f"synth: {e}")
+        sys.exit(f"synth: {e} (finished units are cached in {args.cache}: run again to continue)")
     meta = {"liberty": args.liberty, "clock_ns": args.clock_ns, "seconds": round(time.perf_counter() - t0, 1),
-            "jobs": args.jobs,
+            "jobs": args.jobs, "selection": "all" if args.all else ("named" if args.units or args.table
+                                                                     else "headline"),
+            "cached": cached, "cache": args.cache,
             "activity_trace": {k: ts.meta.get(k) for k in ("model", "text_source", "evaluation_text", "tokens",
                                                             "layers")}}
     if kept:

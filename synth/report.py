@@ -258,6 +258,33 @@ def fpga_tables(rows):
     return out
 
 
+STEP_ORDER = ("elaborate", "activity", "synthesis", "sta", "mapping", "gate_level", "gate_level_timed", "ice40",
+              "ecp5")
+
+
+def timing_table(results, meta):
+    """Where the flow's time goes: wall-clock seconds per unit and step (as measured when the row was computed;
+    a cached row shows its original times and is marked), and the totals per step."""
+    rows = [r for r in results if r.get("steps")]
+    if not rows:
+        return []
+    steps = [s for s in STEP_ORDER if any(s in r["steps"] for r in rows)]
+    steps += sorted({s for r in rows for s in r["steps"]} - set(steps))
+    lines = ["## Where the time goes", "",
+             f"Wall-clock seconds per step, measured when each row was computed ({meta.get('jobs', 1)} unit(s) at a "
+             f"time, so steps of different units overlapped). This run: {meta['seconds']} s; "
+             f"{len(meta.get('cached') or [])} of {len(results)} rows from the result cache (`cached`).", "",
+             "| unit | " + " | ".join(s.replace("_", " ") for s in steps) + " | total | cached |",
+             "|---|" + "---:|" * (len(steps) + 1) + "---|"]
+    for r in sorted(rows, key=lambda r: -r.get("seconds", 0)):
+        lines.append(f"| {r['name']} | " + " | ".join(_f(r["steps"].get(s), 1) if s in r["steps"] else "-"
+                                                     for s in steps)
+                     + f" | {_f(r.get('seconds'), 1)} | {'yes' if r.get('cached') else 'no'} |")
+    lines.append("| **all** | " + " | ".join(_f(sum(r["steps"].get(s, 0) for r in rows), 1) for s in steps)
+                 + f" | {_f(sum(r.get('seconds', 0) for r in rows), 1)} | |")
+    return lines + [""]
+
+
 def _trace_desc(meta):
     t = meta.get("activity_trace") or {}
     return (f"{t.get('model')}, {t.get('tokens')} tokens of {t.get('evaluation_text')}, layers {t.get('layers')}"
@@ -301,6 +328,7 @@ def write_report(results, meta, out):
             lines += ["### Mapping: Debian Yosys 0.23 vs Yosys 0.70 `synth -booth`, default vs area-oriented ABC",
                       ""] + mt + [""]
         lines += fpga_tables(rows)
+    lines += timing_table(results, meta)
     md = "\n".join(lines)
     tmp = Path(out, "report.md.tmp")
     tmp.write_text(md)

@@ -138,7 +138,8 @@ def test_ecp5_with_and_without_dsp_blocks(tmp_path):
 
 
 def test_parallel_run_gives_the_sequential_figures(tmp_path):
-    """``python -m synth --jobs 2`` writes the same figures, in the same order, as a sequential run."""
+    """``python -m synth --jobs 2`` writes the same figures, in the same order, as a sequential run (each with
+    its own empty cache, so both compute)."""
     import json
 
     from synth.__main__ import main
@@ -146,9 +147,39 @@ def test_parallel_run_gives_the_sequential_figures(tmp_path):
     reports = []
     for jobs in (1, 2):
         out = tmp_path / f"j{jobs}"
-        main(["--no-fpga", "--jobs", str(jobs), "--out", str(out), *names])
+        main(["--no-fpga", "--jobs", str(jobs), "--out", str(out), "--cache", str(out / "cache"), *names])
         reports.append(json.loads((out / "report.json").read_text()))
     keys = ("name", "area_um2", "cells", "critical_path_ns", "power_mw")
     assert [r["name"] for r in reports[1]["units"]] == names
     assert [[r[k] for k in keys] for r in reports[0]["units"]] == [[r[k] for k in keys] for r in reports[1]["units"]]
     assert reports[1]["meta"]["jobs"] == 2
+    assert all(r["meta"]["cached"] == [] for r in reports)
+    assert all(set(u["steps"]) >= {"elaborate", "synthesis", "sta"} for r in reports for u in r["units"])
+
+
+def test_cache_resumes_and_never_reuses_a_result_made_from_anything_else(tmp_path, capsys):
+    """A run that stopped after one unit continues with the other; a rerun takes every row from the cache with
+    the same figures; another clock misses; a damaged entry is named and computed again."""
+    import json
+
+    from synth.__main__ import main
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    args = ["--no-fpga", "--jobs", "1", "--out", str(out), "--cache", str(cache)]
+    main(args + ["sdr_decoder_w8k4"])                             # "killed" after its first unit
+    main(args + ["sdr_decoder_w8k4", "sdr_decoder_a16k4"])
+    first = json.loads((out / "report.json").read_text())
+    assert first["meta"]["cached"] == ["sdr_decoder_w8k4"]
+    main(args + ["sdr_decoder_w8k4", "sdr_decoder_a16k4"])
+    again = json.loads((out / "report.json").read_text())
+    assert again["meta"]["cached"] == ["sdr_decoder_a16k4", "sdr_decoder_w8k4"]
+    strip = [{k: v for k, v in u.items() if k != "cached"} for u in first["units"]]
+    assert strip == [{k: v for k, v in u.items() if k != "cached"} for u in again["units"]]
+    assert "| sdr_decoder_a16k4 |" in (out / "report.md").read_text().split("## Where the time goes")[1]
+    main(args + ["--clock-ns", "7", "sdr_decoder_w8k4"])
+    assert json.loads((out / "report.json").read_text())["meta"]["cached"] == []
+    for f in cache.glob("sdr_decoder_a16k4.*.json"):
+        f.write_text('{"key": "x"')
+    capsys.readouterr()
+    main(args + ["sdr_decoder_a16k4"])
+    assert "is unreadable" in capsys.readouterr().err
+    assert json.loads((out / "report.json").read_text())["meta"]["cached"] == []
