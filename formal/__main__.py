@@ -1,54 +1,86 @@
 """`make formal`: run every proof and its mutant -> build/formal/report.{md,json}.
 
-Usage: python -m formal [--full] [--out DIR] [--jobs N] [NAME ...]
-Exit status 1 if a property is not proven or a mutant is (a proof that cannot fail)."""
+Usage: python -m formal [--full] [--out DIR] [--jobs N] [--cache DIR] [NAME ...]
+Exit status 1 if a property is not proven or a mutant is (a proof that cannot fail). Each result is cached by
+a digest of the proof's Verilog, its Yosys script, the mutation, the Yosys version and this package's source:
+a killed run continues where it stopped, and a rerun of unchanged proofs takes seconds."""
 
 import argparse
 import json
+import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from . import FormalError, proofs, run
+from synth.runner import Cache, OutputError, Progress, cached_call, digest, source_digest, tool_version, writable_dir
+from synth.runner import run as run_jobs
+
+from . import FormalError, _yosys, proofs, run
+
+
+def _work(todo, out, cache, base):
+    """``run``'s work function for ``name`` or ``name:mutant``."""
+    by_name = {p.name: p for p in todo}
+
+    def work(item):
+        name, _, tag = item.partition(":")
+        p, mutant = by_name[name], tag == "mutant"
+        key = digest(base, p.sources, p.script(), p.mutation, mutant, p.kind, p.depth)
+
+        def compute():
+            r = run(p, out / "work", mutant=mutant)
+            return {"proven": r.proven, "seconds": round(r.seconds, 1), "steps": r.steps}
+        return cached_call(cache, item, key, compute)
+    return work
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m formal", description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="every group size 8..128 and the larger dot-product units")
     ap.add_argument("--out", default="build/formal")
-    ap.add_argument("--jobs", type=int, default=2, help="proofs run side by side (default 2)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="proofs run side by side (default: one per core)")
+    ap.add_argument("--cache", default="build/cache/formal", help="result cache folder (default build/cache/formal)")
     ap.add_argument("names", nargs="*", help="only these proofs (default all)")
     args = ap.parse_args(argv)
     todo = proofs(args.full)
     known = {p.name for p in todo}
     bad = sorted(set(args.names) - known)
     if bad:
-        sys.exit(f"formal: unknown proof(s) {bad}; known: {sorted(known)}")
-    if args.jobs < 1:
-        sys.exit(f"formal: --jobs {args.jobs}: expected at least 1")
+        full_only = sorted(set(bad) & {p.name for p in proofs(True)}) if not args.full else []
+        hint = f"; {full_only} are in the full set: add --full" if full_only else ""
+        sys.exit(f"formal: unknown proof(s) {bad}{hint}; known: {sorted(known)}")
+    if not 1 <= args.jobs <= 64:
+        sys.exit(f"formal: --jobs {args.jobs}: expected 1..64")
     if args.names:
         todo = [p for p in todo if p.name in args.names]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    jobs = [(p, m) for p in todo for m in (False, True)]
     try:
-        with ThreadPoolExecutor(args.jobs) as ex:
-            results = list(ex.map(lambda pm: run(pm[0], out / "work", mutant=pm[1]), jobs))
-    except FormalError as e:
+        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache))
+    except OutputError as e:
         sys.exit(f"formal: {e}")
+    t0 = time.perf_counter()
+    items = [f"{p.name}{tag}" for p in todo for tag in ("", ":mutant")]
+    progress = Progress("formal", items, args.jobs, cache.timings())
+    base = digest("formal", tool_version(_yosys(), "-V"), source_digest("formal"))
+    try:
+        done = run_jobs(items, _work(todo, out, cache, base), args.jobs, progress, pool="thread")
+    except FormalError as e:
+        sys.exit(f"formal: {e} (finished proofs are cached in {cache.folder}: run again to continue)")
+    finally:
+        cache.record_timings(progress.measured)
+        progress.close()
+    results = [(done[p.name], done[p.name + ":mutant"]) for p in todo]
     rows, failed = [], []
-    for p, (r, rm) in zip(todo, zip(results[0::2], results[1::2])):
-        rows.append({"name": p.name, "what": p.what, "engine": p.engine, "proven": r.proven,
-                     "seconds": round(r.seconds, 1), "induction_length": r.steps,
-                     "mutant": p.mutation[1].strip(), "mutant_fails": not rm.proven,
-                     "mutant_seconds": round(rm.seconds, 1)})
-        if not r.proven or rm.proven:
+    for p, (r, rm) in zip(todo, results):
+        rows.append({"name": p.name, "what": p.what, "engine": p.engine, "proven": r["proven"],
+                     "seconds": r["seconds"], "induction_length": r["steps"],
+                     "mutant": p.mutation[1].strip(), "mutant_fails": not rm["proven"],
+                     "mutant_seconds": rm["seconds"], "cached": p.name not in progress.measured})
+        if not r["proven"] or rm["proven"]:
             failed.append(p.name)
     lines = ["# Formal proofs (Yosys 0.70 `sat`, no external solver)", "",
              f"{len(rows)} properties, {'full' if args.full else 'CI'} set, {time.perf_counter() - t0:.0f} s "
-             f"with {args.jobs} job(s). Each mutant is the unit's Verilog with one operator changed.", "",
+             f"with {args.jobs} job(s), {progress.cached} of {len(items)} results from the cache (times are those "
+             "measured when computed). Each mutant is the unit's Verilog with one operator changed.", "",
              "| property | what | engine | proven | time (s) | induction length | mutant fails (s) |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:

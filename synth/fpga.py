@@ -15,6 +15,7 @@ import argparse
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from hdl.export import to_verilog
@@ -132,38 +133,88 @@ def ice40(unit, workdir, place=True, seed=1, component=None):
     return res
 
 
+def fpga_key():
+    """Digest of what every unit's FPGA figures depend on besides its Verilog: the tools' versions and this
+    flow's source."""
+    from .runner import digest, source_digest, tool_version
+    return digest("fpga", tool_version(REFERENCE_YOSYS, "-V"), tool_version(YOSYS, "-V"),
+                  tool_version(NEXTPNR, "--version"), tool_version(nextpnr_ecp5(), "--version"),
+                  source_digest("synth"), DEVICE, ECP5_DEVICE)
+
+
+_SHARED = {}
+
+
+def _init(shared):
+    _SHARED.clear()
+    _SHARED.update(shared)
+
+
+def fpga_one(name):
+    """One unit's iCE40 and ECP5 figures (cached by its Verilog and ``fpga_key``): ``run``'s work function."""
+    import hashlib
+
+    from hdl.unit import get
+
+    from .runner import Cache, cached_call, digest
+    unit = get(name)
+    component = unit.build()
+    verilog = to_verilog(unit, component)
+    key = digest(_SHARED["key"], hashlib.sha256(verilog.encode()).hexdigest(), sorted(unit.flows), unit.latency)
+    work = Path(_SHARED["out"]) / name
+
+    def compute():
+        r = {"name": name, "label": unit.label}
+        if "ice40" in unit.flows:
+            r["ice40"] = ice40(unit, work, component=component)
+        if "ecp5" in unit.flows:
+            r["ecp5"], r["ecp5_nodsp"] = (ecp5(unit, work, component=component),
+                                          ecp5(unit, work, dsp=False, component=component))
+        return r
+    return cached_call(Cache(_SHARED["cache"]), name, key, compute)
+
+
 def main(argv=None):
-    """``python -m synth.fpga [--out DIR] [UNIT ...]``: iCE40 and ECP5 (DSP and -nodsp) for every unit that asks."""
+    """``python -m synth.fpga [--out DIR] [--jobs N] [UNIT ...]``: iCE40 and ECP5 (DSP and -nodsp) for every unit
+    that asks, one per core, cached per unit (a killed run continues where it stopped)."""
+    import os
+
     from hdl.unit import UnitError, units
 
     from .report import fpga_tables
+    from .runner import Cache, OutputError, Progress, run, writable_dir
     ap = argparse.ArgumentParser(prog="python -m synth.fpga", description=main.__doc__.splitlines()[0])
     ap.add_argument("--out", default="build/fpga")
+    ap.add_argument("--cache", default="build/cache/fpga", help="result cache folder (default build/cache/fpga)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="units at a time (default: one per core)")
     ap.add_argument("units", nargs="*", help="default: every unit whose flows include ice40 or ecp5")
     args = ap.parse_args(argv)
+    if not 1 <= args.jobs <= 64:
+        ap.error(f"--jobs {args.jobs} is outside [1, 64]")
     try:
         todo = [u for u in units(args.units) if {"ice40", "ecp5"} & u.flows]
-    except UnitError as e:
+        if not todo:
+            raise UnitError("none of these units has an FPGA flow")
+        if not available():
+            raise ToolError(f"missing tool {NEXTPNR}; run `make setup`")
+        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache))
+    except (UnitError, ToolError, OutputError) as e:
         sys.exit(f"fpga: {e}")
-    if not todo:
-        sys.exit("fpga: none of these units has an FPGA flow")
-    if not available():
-        sys.exit(f"fpga: missing tool {NEXTPNR}; run `make setup`")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
+    names = [u.name for u in todo]
+    shared = {"out": str(out), "cache": str(cache.folder), "key": fpga_key()}
+    progress = Progress("fpga", names, args.jobs, cache.timings())
+    t0 = time.perf_counter()
     try:
-        for u in todo:
-            r = {"name": u.name, "label": u.label}
-            if "ice40" in u.flows:
-                r["ice40"] = ice40(u, out / u.name)
-            if "ecp5" in u.flows:
-                r["ecp5"], r["ecp5_nodsp"] = ecp5(u, out / u.name), ecp5(u, out / u.name, dsp=False)
-            results.append(r)
-            print(f"fpga: {u.name} done", file=sys.stderr)
+        done = run(names, fpga_one, args.jobs, progress, initializer=_init, initargs=(shared,))
     except ToolError as e:
-        sys.exit(f"fpga: {e}")
-    md = "\n".join(["# FPGA figures", ""] + fpga_tables(results)) + "\n"
+        sys.exit(f"fpga: {e} (finished units are cached in {cache.folder}: run again to continue)")
+    finally:
+        cache.record_timings(progress.measured)
+        progress.close()
+    results = [done[n] for n in names]
+    md = "\n".join(["# FPGA figures", "", f"{len(results)} units in {time.perf_counter() - t0:.0f} s with "
+                    f"{args.jobs} job(s), {progress.cached} from the cache ({cache.folder}).", ""]
+                   + fpga_tables(results)) + "\n"
     for fname, text in (("report.md", md), ("report.json", json.dumps(results, indent=2))):
         tmp = out / (fname + ".tmp")
         tmp.write_text(text)

@@ -26,6 +26,7 @@ next to the synthesis-only ratios (from ``build/synth/report.json`` if present) 
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -36,6 +37,18 @@ from hdl.export import to_verilog
 from hdl.unit import UnitError, get, units
 
 from .flow import ToolError, run_tool
+from .runner import (
+    Cache,
+    OutputError,
+    Progress,
+    cached_call,
+    digest,
+    file_digest,
+    run,
+    source_digest,
+    tool_version,
+    writable_dir,
+)
 
 __all__ = ["place_and_route", "parse_def", "default_units", "main", "TECH_DIR"]
 
@@ -348,6 +361,9 @@ def main(argv=None):
     ap.add_argument("--synth", type=Path, default=Path("build/synth/report.json"),
                     help="make synth's report, for the synthesis-only areas (optional)")
     ap.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds per run (default 3600)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="units at a time (default: one per core)")
+    ap.add_argument("--cache", type=Path, default=Path("build/cache/pnr"),
+                    help="result cache folder (default build/cache/pnr): a killed run continues where it stopped")
     ap.add_argument("--retries", type=int, default=2, help=f"place again at {RETRY_STEP} lower density after a "
                     "run with DRC or LVS errors, up to this many times (default 2)")
     args = ap.parse_args(argv)
@@ -361,6 +377,8 @@ def main(argv=None):
         ap.error(str(e))
     if args.timeout < 1:
         ap.error(f"--timeout must be at least 1 second, not {args.timeout}")
+    if not 1 <= args.jobs <= 64:
+        ap.error(f"--jobs {args.jobs} is outside [1, 64]")
     names = args.units or default_units()
     try:
         todo = units(names)
@@ -369,30 +387,100 @@ def main(argv=None):
     bad = [u.name for u in todo if u.protocol != "cycle"]
     if bad:
         ap.error(f"place and route covers cycle units; {bad} are stream units (run them by name in a later version)")
-    synth = json.loads(args.synth.read_text()) if args.synth.is_file() else None
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache))
+        synth = _load_synth(args.synth)
+    except (OutputError, ValueError) as e:
+        sys.exit(f"pnr: {e}")
+    names = [u.name for u in todo]
+    shared = dict(out=str(out), cache=str(cache.folder), density=args.density, timeout=args.timeout,
+                  retries=args.retries, key=pnr_key())
+    progress = Progress("pnr", names, args.jobs, cache.timings())
+    done = {}
+    try:
+        done = run(names, pnr_one, args.jobs, progress, initializer=_init, initargs=(shared,))
+    finally:
+        cache.record_timings({n: s for n, s in progress.measured.items() if "error" not in done.get(n, {})})
+        progress.close()
     results, failed = [], []
-    for u in todo:
-        print(f"pnr: {u.name} ...", flush=True)
-        try:
-            r = place_and_route(u, args.out / u.name, args.density, args.timeout, args.retries)
+    for n in names:
+        r = done[n]
+        if "error" in r:
+            failed.append((n, r["error"]))
+            print(f"pnr: {n} failed: {r['error']}", file=sys.stderr, flush=True)
+        else:
+            r["cached"] = n not in progress.measured
             results.append(r)
-            print(f"pnr: {u.name}: die {r['die_um2']:,.0f} um^2, {100 * r['utilization']:.0f} % utilized, "
-                  f"post-route {r['fmax_post_route_mhz']} MHz, DRC {r['drc_errors']}, LVS "
-                  f"{_lvs_cell(r)}, density {r['density']}, {r['seconds']:.0f} s", flush=True)
-        except ToolError as e:
-            failed.append((u.name, str(e)))
-            print(f"pnr: {u.name} failed: {e}", file=sys.stderr, flush=True)
-    meta = dict(density=args.density, retries=args.retries, tech=TECH, steps=STEPS)
-    tmp = args.out / "report.json.tmp"
+    meta = dict(density=args.density, retries=args.retries, tech=TECH, steps=STEPS, jobs=args.jobs,
+                cached=sorted(n for n in names if n not in progress.measured and "error" not in done[n]))
+    kept = _earlier_rows(out / "report.json", set(names))
+    if kept:                                            # a run never drops rows it did not make
+        meta["kept_from_earlier_runs"] = sorted(r["name"] for r in kept)
+        order = {u.name: i for i, u in enumerate(units())}
+        results = sorted(results + kept, key=lambda r: order.get(r["name"], len(order)))
+    tmp = out / "report.json.tmp"
     tmp.write_text(json.dumps(dict(meta=meta, units=results, failed=failed), indent=1))
-    tmp.replace(args.out / "report.json")
+    tmp.replace(out / "report.json")
     md = report_markdown(results, failed, meta, synth)
-    tmp = args.out / "report.md.tmp"
+    tmp = out / "report.md.tmp"
     tmp.write_text(md)
-    tmp.replace(args.out / "report.md")
+    tmp.replace(out / "report.md")
     print(md)
     return 1 if failed or not results else 0
+
+
+def _load_synth(path):
+    """``make synth``'s report (for the synthesis-only areas), or None if there is none; a file that is not
+    such a report is an error naming it."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or not isinstance(data.get("units"), list) or \
+                not all(isinstance(u, dict) and "name" in u and "area_um2" in u for u in data["units"]):
+            raise ValueError("expected {'meta': ..., 'units': [{'name', 'area_um2', ...}, ...]}")
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--synth {path} is not a synthesis report ({e})") from None
+    return data
+
+
+def _earlier_rows(path, running):
+    """Rows of an earlier report in the same folder for units this run does not cover (kept, marked)."""
+    try:
+        old = json.loads(path.read_text())
+        rows = [r for r in old["units"] if isinstance(r, dict) and r.get("name") not in running]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [dict(r, kept_from_earlier_run=True) for r in rows]
+
+
+def pnr_key():
+    """Digest of what every unit's figures depend on besides its Verilog and the options: qflow's and the
+    tools' versions, the technology files and this flow's source."""
+    tech = [file_digest(f) for f in sorted(TECH_DIR.glob("*")) if f.is_file()] if TECH_DIR.is_dir() else []
+    return digest("pnr", tool_version("qflow", "-v"), tool_version("yosys", "-V"), tech, source_digest("synth"))
+
+
+_SHARED = {}
+
+
+def _init(shared):
+    _SHARED.clear()
+    _SHARED.update(shared)
+
+
+def pnr_one(name):
+    """``run``'s work function: one unit placed and routed (cached), or ``{"error": ...}`` (not cached)."""
+    import hashlib
+    sh = _SHARED
+    unit = get(name)
+    verilog = to_verilog(unit)
+    key = digest(sh["key"], hashlib.sha256(verilog.encode()).hexdigest(), sh["density"], sh["retries"])
+    try:
+        return cached_call(Cache(sh["cache"]), name, key, lambda: place_and_route(
+            unit, Path(sh["out"]) / name, sh["density"], sh["timeout"], sh["retries"]))
+    except ToolError as e:
+        return {"name": name, "error": str(e)}, False, 0.0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["digest", "file_digest", "source_digest", "tool_version", "Cache", "Progress", "run", "clock",
+__all__ = ["digest", "file_digest", "source_digest", "tool_version", "Cache", "Progress", "run", "clock", "cached_call",
            "writable_dir", "OutputError"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +130,18 @@ class Cache:
             tmp = self.folder / f"timings.json.{os.getpid()}.tmp"
             tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
             tmp.replace(self.folder / "timings.json")
+
+
+def cached_call(cache, item, key, compute):
+    """``(result, cached, seconds)``: ``item``'s result under ``key`` from ``cache``, else ``compute()`` stored
+    there. For ``run``'s work functions."""
+    t0 = time.perf_counter()
+    hit = cache.get(item, key)
+    if hit is not None:
+        return hit, True, time.perf_counter() - t0
+    result = compute()
+    cache.put(item, key, result)
+    return result, False, time.perf_counter() - t0
 
 
 def clock(seconds):

@@ -8,17 +8,31 @@ from synth import pnr
 
 
 @pytest.mark.tools
-def test_mac_places_routes_and_passes_drc_and_lvs(tmp_path):
-    r = pnr.place_and_route(get("mac_dfree_w4a4"), tmp_path / "mac", density=0.6, timeout=900)
-    assert r["drc_errors"] == 0 and r["lvs_match"] and r["lvs_errors"] == 0
+def test_mac_places_routes_and_passes_drc_and_lvs(tmp_path, capsys):
+    """Through the CLI: the run, then a rerun from the cache (same figures, nothing placed again), and a run of
+    another selection that keeps this unit's row."""
+    import json
+    args = ["--out", str(tmp_path), "--cache", str(tmp_path / "cache"), "--timeout", "900", "--jobs", "1"]
+    assert pnr.main([*args, "mac_dfree_w4a4"]) == 0
+    rep = json.loads((tmp_path / "report.json").read_text())
+    (r,) = rep["units"]
+    assert r["drc_errors"] == 0 and r["lvs_match"] and r["lvs_errors"] == 0 and not r["cached"]
     assert 0.3 < r["utilization"] < 0.8                      # placed near the asked density
     assert r["cells"] > 100 and r["cell_area_um2"] < r["die_um2"]
     assert r["wire_um"] > 1000                                # it is routed
     assert r["fmax_post_route_mhz"] and r["fmax_post_route_mhz"] <= 1.2 * r["fmax_pre_route_mhz"]
-    assert (tmp_path / "mac" / "mac_dfree_w4a4_layout.png").stat().st_size > 5000
+    assert (tmp_path / "mac_dfree_w4a4" / "mac_dfree_w4a4_layout.png").stat().st_size > 5000
     assert r["gds"] and r["drc_rules"] == []
-    again = pnr.parse_def(tmp_path / "mac" / "mac_dfree_w4a4.def")
+    again = pnr.parse_def(tmp_path / "mac_dfree_w4a4" / "mac_dfree_w4a4.def")
     assert again["die_um2"] == r["die_um2"]
+    capsys.readouterr()
+    assert pnr.main([*args, "mac_dfree_w4a4"]) == 0
+    assert "(1 from the cache)" in capsys.readouterr().err
+    (c,) = json.loads((tmp_path / "report.json").read_text())["units"]
+    assert c["cached"] and {k: v for k, v in c.items() if k != "cached"} == \
+        {k: v for k, v in r.items() if k != "cached"}
+    rows = pnr._earlier_rows(tmp_path / "report.json", {"mac_int8x8"})
+    assert [x["name"] for x in rows] == ["mac_dfree_w4a4"] and rows[0]["kept_from_earlier_run"]
 
 
 @pytest.mark.tools
@@ -46,6 +60,9 @@ def test_bad_options_are_usage_errors(tmp_path, capsys):
             pnr.main([*argv, "--out", str(tmp_path)])
         assert e.value.code == 2 and msg in capsys.readouterr().err
     assert not (tmp_path / "report.json").exists()          # nothing written before the options are checked
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit, match="is not a synthesis report"):
+        pnr.main(["--synth", str(tmp_path / "bad.json"), "--out", str(tmp_path), "mac_int8x8"])
 
 
 def test_report_ratios_from_results():

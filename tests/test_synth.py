@@ -183,3 +183,21 @@ def test_cache_resumes_and_never_reuses_a_result_made_from_anything_else(tmp_pat
     main(args + ["sdr_decoder_a16k4"])
     assert "is unreadable" in capsys.readouterr().err
     assert json.loads((out / "report.json").read_text())["meta"]["cached"] == []
+
+
+def test_fpga_cli_runs_in_parallel_and_resumes_from_its_cache(tmp_path, capsys):
+    """``python -m synth.fpga``: two units side by side; the rerun takes both from the cache, same figures."""
+    import json
+
+    from synth import fpga
+    args = ["--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--jobs", "2",
+            "sdr_decoder_w8k4", "sdr_decoder_a16k4"]
+    fpga.main(args)
+    first = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [r["name"] for r in first] == ["sdr_decoder_w8k4", "sdr_decoder_a16k4"]
+    assert all(r["ice40"]["lut4"] > 0 for r in first)
+    capsys.readouterr()
+    fpga.main(args)
+    assert "2/2 done" in capsys.readouterr().err
+    assert "2 from the cache" in (tmp_path / "out" / "report.md").read_text()
+    assert json.loads((tmp_path / "out" / "report.json").read_text()) == first
