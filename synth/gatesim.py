@@ -1,7 +1,8 @@
 """Gate-level simulation of a synthesized netlist on real traces: functional check and per-pin toggles.
 
-The flattened OSU 0.18 um netlist that ``synth.flow.synthesize`` writes is simulated with Icarus and the
-library's own cell models (``osu018_stdcells.v``; zero delay, or with the models' specify delays) on the unit's
+The flattened OSU 0.18 um netlist that ``synth.flow.synthesize`` writes is simulated with delays by Icarus and
+the library's own cell models (``osu018_stdcells.v``, their specify delays), and with zero delay by the
+cycle-based ``synth.cyclesim`` (the liberty's cell functions; the same settled-value counts), on the unit's
 own real-trace stimulus (``Unit.stimulus``, the builder that also feeds its benches and its activity). Two
 results:
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from hdl.unit import words
 
-from . import libpower
+from . import cyclesim, libpower
 from .activity import SEED
 from .flow import ToolError, run_tool
 
@@ -118,29 +119,50 @@ def _count_vcd(path, output_pins):
     return {pin: counts.get(k, 0) for k, pins in ids.items() for pin in pins}
 
 
-def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns=10):
+def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns=10, engine=None):
     """Run ``unit``'s netlist on ``source``'s data; returns toggles per cell output pin and the functional check.
 
-    ``timed``: use the cell models' specify delays (``iverilog -gspecify``), so that glitches are simulated and
-    counted; ``period_ns`` must then exceed the critical path (toggles are per cycle, whatever the period).
+    ``timed``: Icarus with the cell models' specify delays (``iverilog -gspecify``), so that glitches are
+    simulated and counted; ``period_ns`` must then exceed the critical path (toggles are per cycle, whatever the
+    period). Zero delay (``timed=False``): the cycle-based simulator ``synth.cyclesim`` on the same schedule
+    (settled values only, the same counts as Icarus without delays, far faster on deep logic).
+    ``engine="icarus"`` runs the zero-delay case in Icarus too (the cross-check of the two simulators).
     A combinational unit gets one input vector per period and its outputs are read a period later."""
+    if engine not in (None, "icarus", "cycle") or (timed and engine == "cycle"):
+        raise ValueError(f"engine must be 'icarus' or 'cycle' (zero delay only), not {engine!r}")
+    icarus = timed or engine == "icarus"
     work = Path(workdir)
     netlist = work / f"{unit.name}_netlist.v"
     models = Path(liberty).with_name(CELL_MODELS)
     if not netlist.is_file():
         raise ToolError(f"{netlist} is missing: synthesize {unit.name} first")
-    if not models.is_file():
-        raise ToolError(f"cell models {models} not found beside the liberty file (qflow-tech-osu018 ships them)")
-    gl = work / ("gatesim_timed" if timed else "gatesim")
-    gl.mkdir(exist_ok=True)
     drive = {k: np.asarray(v)[:cycles] for k, v in unit.stimulus(source, cycles, seed=SEED).items()}
     cycles = len(drive[unit.inputs[0].name])
-    (gl / "stim.hex").write_text(_stim_hex(unit, drive, cycles))
-    (gl / "tb.v").write_text(_testbench(unit, cycles, period_ns / 2))
-    run_tool([IVERILOG, *(["-gspecify"] if timed else []), "-o", "tb.vvp", "-s", "tb", "tb.v",
-              str(netlist.resolve()), str(models)], gl / "iverilog.log", gl)
-    run_tool([VVP, "-n", "tb.vvp"], gl / "vvp.log", gl, timeout=3600)
-    lines = (gl / "out.txt").read_text().splitlines()
+    gl = work / ("gatesim_timed" if timed else "gatesim")
+    gl.mkdir(exist_ok=True)
+    if icarus:
+        if not models.is_file():
+            raise ToolError(f"cell models {models} not found beside the liberty file (qflow-tech-osu018 ships them)")
+        (gl / "stim.hex").write_text(_stim_hex(unit, drive, cycles))
+        (gl / "tb.v").write_text(_testbench(unit, cycles, period_ns / 2))
+        run_tool([IVERILOG, *(["-gspecify"] if timed else []), "-o", "tb.vvp", "-s", "tb", "tb.v",
+                  str(netlist.resolve()), str(models)], gl / "iverilog.log", gl)
+        run_tool([VVP, "-n", "tb.vvp"], gl / "vvp.log", gl, timeout=3600)
+        lines = (gl / "out.txt").read_text().splitlines()
+
+        def got(k, p, j):
+            text = lines[j + max(unit.latency, 1) - 1].split()[k]   # a combinational output settles in-cycle
+            return (int(text, 16) if all(c in "0123456789abcdef" for c in text) else None), text
+    else:
+        try:
+            net = cyclesim.Netlist(work / f"{unit.name}_netlist.json", liberty, top=unit.name)
+            values, cycle_toggles = cyclesim.simulate(net, unit, drive, cycles)
+        except cyclesim.SimError as e:
+            raise ToolError(f"{unit.name}: {e}") from None
+
+        def got(k, p, j):
+            w = values[p.name][j + max(unit.latency, 1) - 1]
+            return w, format(w, "x")
     exp = unit.expect(drive)
     first, bad, checked = None, 0, 0
     for k, p in enumerate(unit.outputs):
@@ -148,20 +170,24 @@ def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns
             continue
         want = p.words(exp[p.name])
         for j in range(cycles):
-            text = lines[j + max(unit.latency, 1) - 1].split()[k]   # a combinational output settles in-cycle
-            got = int(text, 16) if all(c in "0123456789abcdef" for c in text) else None
+            value, text = got(k, p, j)
             checked += 1
-            if got != want[j]:
+            if value != want[j]:
                 bad += 1
                 first = first or (j, p.name, want[j], text)
     if bad or not checked:
         j, name, want, text = first or (0, "-", 0, "-")
         raise ToolError(f"{unit.name}: gate-level netlist disagrees with the golden model in {bad} of {checked} "
                         f"output values; first at cycle {j} port {name}: expected {want:#x}, got {text}")
-    lib = libpower.load_library(str(liberty))
-    outputs = {p for cell in lib.values() for p, pin in cell["pins"].items() if pin["dir"] == "output"}
-    toggles = _count_vcd(gl / "gl.vcd", outputs)
-    if not toggles:
-        raise ToolError(f"{unit.name}: no cell output pins found in {gl / 'gl.vcd'}")
-    (gl / "gl.vcd").unlink()                                    # large; the counts are what is kept
-    return {"cycles": cycles, "checked": checked, "toggles": toggles}
+    if icarus:
+        lib = libpower.load_library(str(liberty))
+        outputs = {p for cell in lib.values() for p, pin in cell["pins"].items() if pin["dir"] == "output"}
+        toggles = _count_vcd(gl / "gl.vcd", outputs)
+        if not toggles:
+            raise ToolError(f"{unit.name}: no cell output pins found in {gl / 'gl.vcd'}")
+        (gl / "gl.vcd").unlink()                                # large; the counts are what is kept
+    else:
+        toggles = cycle_toggles
+    return {"cycles": cycles, "checked": checked, "toggles": toggles,
+            "simulator": ("Icarus -gspecify (cell delays)" if timed else "Icarus (zero delay)") if icarus
+            else "synth.cyclesim (zero delay)"}

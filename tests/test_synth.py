@@ -36,21 +36,40 @@ def test_gate_level_netlist_matches_golden_and_counts_toggles(synthesized, trace
     unit, work, _ = synthesized
     gl = gatesim.simulate(unit, work, flow.DEFAULT_LIBERTY, trace_set, cycles=320)
     assert gl["cycles"] >= 320 and gl["checked"] == gl["cycles"] and len(gl["toggles"]) > 400
-    assert 0 < sum(gl["toggles"].values())
+    assert 0 < sum(gl["toggles"].values()) and gl["simulator"].startswith("synth.cyclesim")
     timed = gatesim.simulate(unit, work, flow.DEFAULT_LIBERTY, trace_set, cycles=320, timed=True,
                              period_ns=20)          # also checked against the golden model
     assert sum(timed["toggles"].values()) > sum(gl["toggles"].values())   # glitches only add toggles
 
 
+@pytest.mark.parametrize("name", ["mac_dfree_w4a4", "sdr_decoder_w8k4", "sdr_encoder_a16k4_g8"])
+def test_cycle_simulator_counts_what_icarus_counts(name, trace_set, tmp_path):
+    """The zero-delay counts of synth.cyclesim equal Icarus' (event-driven, the library's Verilog cell models)
+    pin for pin, on a clocked unit, a combinational one and a wide one; both pass the golden check."""
+    unit = get(name)
+    flow.synthesize(unit, tmp_path, flow.DEFAULT_LIBERTY)
+    ours = gatesim.simulate(unit, tmp_path, flow.DEFAULT_LIBERTY, trace_set, cycles=300)
+    ref = gatesim.simulate(unit, tmp_path, flow.DEFAULT_LIBERTY, trace_set, cycles=300, engine="icarus")
+    assert ref["simulator"] == "Icarus (zero delay)" and ours["checked"] == ref["checked"] > 0
+    assert ours["toggles"] == ref["toggles"] and sum(ours["toggles"].values()) > 0
+
+
 def test_gate_level_catches_a_wrong_netlist(synthesized, trace_set, tmp_path):
-    """The gate-level check is live: a netlist with one cell's output inverted disagrees with the golden model."""
+    """The gate-level check is live in both simulators: a netlist with one XOR cell made an XNOR disagrees with
+    the golden model (the Verilog netlist for Icarus, the JSON netlist for the cycle simulator)."""
+    import json
     unit, work, _ = synthesized
     net = (work / f"{unit.name}_netlist.v").read_text()
     cells = re.findall(r"^\s*XOR2X1\s+\S+\s*\(", net, re.M)
     assert cells
     (tmp_path / f"{unit.name}_netlist.v").write_text(net.replace(cells[0], cells[0].replace("XOR2X1", "XNOR2X1"), 1))
-    with pytest.raises(flow.ToolError, match="disagrees with the golden model in [1-9]"):
-        gatesim.simulate(unit, tmp_path, flow.DEFAULT_LIBERTY, trace_set, cycles=200)
+    js = json.loads((work / f"{unit.name}_netlist.json").read_text())
+    cell = next(c for c in js["modules"][unit.name]["cells"].values() if c["type"] == "XOR2X1")
+    cell["type"] = "XNOR2X1"
+    (tmp_path / f"{unit.name}_netlist.json").write_text(json.dumps(js))
+    for engine in ("cycle", "icarus"):
+        with pytest.raises(flow.ToolError, match="disagrees with the golden model in [1-9]"):
+            gatesim.simulate(unit, tmp_path, flow.DEFAULT_LIBERTY, trace_set, cycles=200, engine=engine)
 
 
 def test_combinational_unit_through_sta_and_gate_level(tmp_path, trace_set):
