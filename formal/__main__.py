@@ -11,7 +11,17 @@ import os
 import sys
 import time
 
-from synth.runner import Cache, OutputError, Progress, cached_call, digest, source_digest, tool_version, writable_dir
+from synth.runner import (
+    TIMINGS,
+    Cache,
+    OutputError,
+    Progress,
+    cached_call,
+    digest,
+    source_digest,
+    tool_version,
+    writable_dir,
+)
 from synth.runner import run as run_jobs
 
 from . import FormalError, _yosys, proofs, run
@@ -54,7 +64,7 @@ def main(argv=None):
     if args.names:
         todo = [p for p in todo if p.name in args.names]
     try:
-        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache))
+        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache), defaults=TIMINGS / "formal.json")
     except OutputError as e:
         sys.exit(f"formal: {e}")
     t0 = time.perf_counter()

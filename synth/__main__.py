@@ -37,10 +37,21 @@ from .flow import (
     synthesize,
 )
 from .report import write_report
-from .runner import Cache, OutputError, Progress, digest, file_digest, run, source_digest, tool_version, writable_dir
+from .runner import (
+    TIMINGS,
+    Cache,
+    OutputError,
+    Progress,
+    digest,
+    file_digest,
+    run,
+    source_digest,
+    tool_version,
+    writable_dir,
+)
 
 GATE_CYCLES = 2000
-GATE_PRODUCTS = 8000         # products per gate-level run of a wide unit (dot-product lanes x cycles)
+TIMED_PRODUCTS = 2000        # products per timed gate-level run of a wide unit (dot-product lanes x cycles)
 
 
 def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True, component=None):
@@ -78,15 +89,18 @@ def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True, component=None):
         res["mapping_reference"] = {"yosys": "Debian Yosys 0.23, synth", "area_um2": ref["total"],
                                     "parts": breakdown(unit, ref["modules"])}
     if "gate_level" in unit.flows:
+        model = libpower.PowerModel(work / f"{unit.name}_netlist.v", liberty, clock_ns)
         for key, is_timed in (("gate_level", False), ("gate_level_timed", True)):
             period = max(clock_ns, 5 * round(res["critical_path_ns"] * 1.5 / 5 + 0.5)) if is_timed else clock_ns
-            gl = timed(key, gatesim.simulate, unit, work, liberty, ts, cycles=gate_cycles(unit), timed=is_timed,
-                       period_ns=period)
+            gl = timed(key, gatesim.simulate, unit, work, liberty, ts, cycles=gate_cycles(unit, is_timed),
+                       timed=is_timed, period_ns=period)
             rates = {pin: n / gl["cycles"] for pin, n in gl["toggles"].items()}
-            res[key] = dict(timed(key, libpower.power, work / f"{unit.name}_netlist.v", liberty, clock_ns, rates,
-                                  input_port_rates=act),
-                            cycles=gl["cycles"], checked=gl["checked"], sim_period_ns=period, simulator=gl["simulator"],
-                            mean_toggle_rate=sum(rates.values()) / len(rates))
+            windows = gl["window_toggles"]
+            res[key] = dict(timed(key, model, rates, input_port_rates=act),
+                            cycles=gl["cycles"], checked=gl["checked"], sim_period_ns=period,
+                            simulator=gl["simulator"], mean_toggle_rate=sum(rates.values()) / len(rates),
+                            power_sem_mw=timed(key, libpower.power_spread, model, windows,
+                                               gl["cycles"] / len(windows), act), windows=len(windows))
             res[key]["power_mw"] = res[key]["total_mw"]
     if with_fpga and "ice40" in unit.flows:
         res["ice40"] = timed("ice40", fpga.ice40, unit, work, component=component)
@@ -118,13 +132,14 @@ def flow_key(liberty, clock_ns, trace, with_fpga):
                      nextpnr_ecp5=tool_version(fpga.nextpnr_ecp5(), "--version"))
     return digest("synth", file_digest(liberty), file_digest(models) if models.is_file() else None, clock_ns,
                   file_digest(trace), with_fpga, tools, source_digest("synth", "hdl", "golden"),
-                  GATE_CYCLES, GATE_PRODUCTS)
+                  GATE_CYCLES, TIMED_PRODUCTS)
 
 
 def unit_key(base, unit, verilog):
     """The cache key of one unit: the flow's key, the unit's exported Verilog and its descriptor's fields."""
     fields = (unit.name, unit.doc, unit.label, unit.table, dict(unit.params), unit.per, dict(unit.parts), unit.rest,
-              sorted(unit.flows), unit.latency, unit.protocol, unit.encoder, unit.paper, gate_cycles(unit))
+              sorted(unit.flows), unit.latency, unit.protocol, unit.encoder, unit.paper, gate_cycles(unit),
+              gate_cycles(unit, True))
     return digest(base, hashlib.sha256(verilog.encode()).hexdigest(), repr(fields))
 
 
@@ -151,7 +166,7 @@ def _synth_one(name):
 def _run_all(todo, args, trace, out):
     """Every unit of ``todo``, ``args.jobs`` at a time, through the result cache; returns (results, cached
     names). A ToolError stops the run (after the running units finish and are cached) with its message."""
-    cache = Cache(args.cache)
+    cache = Cache(args.cache, defaults=TIMINGS / "synth.json")
     shared = {"out": str(out), "liberty": args.liberty, "clock_ns": args.clock_ns, "fpga": not args.no_fpga,
               "trace": str(trace), "cache": str(cache.folder),
               "key": flow_key(args.liberty, args.clock_ns, trace, not args.no_fpga)}
@@ -188,9 +203,14 @@ def _jobs(text):
     return n
 
 
-def gate_cycles(unit):
-    """Gate-level cycles: GATE_CYCLES for single MACs, about GATE_PRODUCTS products for wide units."""
-    return min(GATE_CYCLES, max(100, GATE_PRODUCTS // max(1, unit.per)))
+def gate_cycles(unit, timed=False):
+    """Gate-level cycles. Zero delay (the cycle simulator, cheap): GATE_CYCLES for every unit. Timed (Icarus with
+    cell delays, about a second per cycle on the 16-lane INT units): GATE_CYCLES for single MACs, about
+    TIMED_PRODUCTS products (dot-product lanes or group elements x cycles) for wide units, at least 100; the
+    report states each figure's standard error from WINDOWS stretches of the run."""
+    if not timed:
+        return GATE_CYCLES
+    return min(GATE_CYCLES, max(100, TIMED_PRODUCTS // max(1, unit.per)))
 
 
 def _kept_results(path, args, running):

@@ -208,11 +208,11 @@ class Netlist:
             v[outs] = fn([v[i] for i in ins], zero, one)
 
 
-def simulate(netlist, unit, drive, cycles):
+def simulate(netlist, unit, drive, cycles, windows=1):
     """Run ``netlist`` (a ``Netlist``) on ``drive``'s first ``cycles`` input cycles, with the testbench schedule
     above. Returns ``(outputs, toggles)``: ``outputs[port]`` the unsigned word after each rising edge
     (``cycles + latency`` of them), ``toggles[(instance, pin)]`` the settled-value changes of every cell output
-    pin from the start of counting."""
+    pin from the start of counting, and the same per equal stretch of the run (``windows`` dicts)."""
     v = np.zeros(netlist.nbits, bool)
     v[1] = True
 
@@ -245,15 +245,16 @@ def simulate(netlist, unit, drive, cycles):
     apply(0)
     netlist.settle(v)
     prev = v[netlist.pin_bits].copy()
-    counts = np.zeros(len(prev), np.int64)
     total = cycles + unit.latency
+    counts = np.zeros((max(1, windows), len(prev)), np.int64)
     out_vals = {p.name: [] for p, _ in outs}
     weights = {p.name: [1 << k for k in range(len(b))] for p, b in outs}
     for i in range(total):
+        w = i * len(counts) // total
         if clocked:
             edge()
             now = v[netlist.pin_bits]
-            counts += now != prev
+            counts[w] += now != prev
             prev = now
         for p, b in outs:
             out_vals[p.name].append(sum(w for w, bit in zip(weights[p.name], v[b]) if bit))
@@ -261,7 +262,8 @@ def simulate(netlist, unit, drive, cycles):
             apply(i + 1)
             netlist.settle(v)
             now = v[netlist.pin_bits]
-            counts += now != prev
+            counts[w] += now != prev
             prev = now
-    toggles = {(inst, pin): int(n) for (inst, pin, _), n in zip(netlist.pins, counts)}
-    return out_vals, toggles
+    keys = [(inst, pin) for inst, pin, _ in netlist.pins]
+    toggles = dict(zip(keys, counts.sum(axis=0).tolist()))
+    return out_vals, toggles, [dict(zip(keys, c.tolist())) for c in counts]

@@ -182,7 +182,7 @@ def main(argv=None):
     from hdl.unit import UnitError, units
 
     from .report import fpga_tables
-    from .runner import Cache, OutputError, Progress, run, writable_dir
+    from .runner import TIMINGS, Cache, OutputError, Progress, run, writable_dir
     ap = argparse.ArgumentParser(prog="python -m synth.fpga", description=main.__doc__.splitlines()[0])
     ap.add_argument("--out", default="build/fpga")
     ap.add_argument("--cache", default="build/cache/fpga", help="result cache folder (default build/cache/fpga)")
@@ -197,7 +197,7 @@ def main(argv=None):
             raise UnitError("none of these units has an FPGA flow")
         if not available():
             raise ToolError(f"missing tool {NEXTPNR}; run `make setup`")
-        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache))
+        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache), defaults=TIMINGS / "fpga.json")
     except (UnitError, ToolError, OutputError) as e:
         sys.exit(f"fpga: {e}")
     names = [u.name for u in todo]

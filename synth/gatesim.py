@@ -25,6 +25,7 @@ from .activity import SEED
 from .flow import ToolError, run_tool
 
 CELL_MODELS = "osu018_stdcells.v"
+WINDOWS = 5                  # equal stretches of a run whose powers give the error of the mean
 IVERILOG, VVP = "iverilog", "vvp"
 
 
@@ -71,26 +72,40 @@ def _stim_hex(unit, drive, cycles):
     return "\n".join(format(x, "x") for x in word) + "\n"
 
 
-def _count_vcd(path, output_pins):
+_UNITS_NS = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0, "ps": 1e-3, "fs": 1e-6}
+
+
+def _count_vcd(path, output_pins, windows=1, span_ns=None):
     """{(cell instance, output pin): toggles}: changes of each pin's settled value from one simulation time to
     the next (zero-delay delta-cycle glitches inside one time step are not counted), after the $dumpvars
-    block's initial values. Hand-written on purpose: pyvcd's pure-Python tokenizer took 8.6x longer (331 s vs
-    38 s on a 68 MB VCD, same counts), and timed runs of the wide baselines write VCDs of several hundred MB."""
+    block's initial values. With ``windows`` > 1 and ``span_ns`` = (start, end) of the counted run, also the
+    counts per equal time window (a list of such dicts). Hand-written on purpose: pyvcd's pure-Python
+    tokenizer took 8.6x longer (331 s vs 38 s on a 68 MB VCD, same counts), and timed runs of the wide baselines
+    write VCDs of several hundred MB."""
     ids = {}
-    scope, in_defs, in_dump = [], True, False
-    settled, pending, counts = {}, {}, {}
+    scope, in_defs, in_dump, in_timescale = [], True, False, False
+    settled, pending = {}, {}
+    counts = [dict() for _ in range(windows)]
+    unit_ns, window = 1.0, 0
 
     def commit():
+        c = counts[window]
         for k, v in pending.items():
             if settled.get(k) is not None and settled[k] != v:
-                counts[k] = counts.get(k, 0) + 1
+                c[k] = c.get(k, 0) + 1
             settled[k] = v
         pending.clear()
 
     with open(path) as f:
         for line in f:
             if in_defs:
-                if line[:6] == "$scope":
+                if in_timescale or line[:10] == "$timescale":
+                    text = line.replace("$timescale", "").replace("$end", "").strip()
+                    in_timescale = "$end" not in line
+                    if text:
+                        num = text.rstrip("afmnpsu ") or "1"
+                        unit_ns = float(num) * _UNITS_NS[text[len(num):].strip()]
+                elif line[:6] == "$scope":
                     scope.append(line.split()[2])
                 elif line[:8] == "$upscope":
                     scope.pop()
@@ -104,6 +119,10 @@ def _count_vcd(path, output_pins):
             c = line[:1]
             if c == "#":
                 commit()
+                if windows > 1:
+                    t = int(line[1:]) * unit_ns
+                    start, end = span_ns
+                    window = min(windows - 1, max(0, int((t - start) * windows / (end - start))))
             elif line[:9] == "$dumpvars":
                 in_dump = True
             elif in_dump and line[:4] == "$end":
@@ -116,10 +135,12 @@ def _count_vcd(path, output_pins):
                     else:
                         pending[key] = c
         commit()
-    return {pin: counts.get(k, 0) for k, pins in ids.items() for pin in pins}
+    per_window = [{pin: w.get(k, 0) for k, pins in ids.items() for pin in pins} for w in counts]
+    total = {pin: sum(w[pin] for w in per_window) for pin in per_window[0]} if per_window else {}
+    return (total, per_window) if windows > 1 else total
 
 
-def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns=10, engine=None):
+def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns=10, engine=None, windows=WINDOWS):
     """Run ``unit``'s netlist on ``source``'s data; returns toggles per cell output pin and the functional check.
 
     ``timed``: Icarus with the cell models' specify delays (``iverilog -gspecify``), so that glitches are
@@ -127,6 +148,8 @@ def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns
     period). Zero delay (``timed=False``): the cycle-based simulator ``synth.cyclesim`` on the same schedule
     (settled values only, the same counts as Icarus without delays, far faster on deep logic).
     ``engine="icarus"`` runs the zero-delay case in Icarus too (the cross-check of the two simulators).
+    ``windows``: the counts are also returned per equal stretch of the run (``window_toggles``), from which
+    ``libpower.power_spread`` states the statistical error of the mean power.
     A combinational unit gets one input vector per period and its outputs are read a period later."""
     if engine not in (None, "icarus", "cycle") or (timed and engine == "cycle"):
         raise ValueError(f"engine must be 'icarus' or 'cycle' (zero delay only), not {engine!r}")
@@ -156,7 +179,7 @@ def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns
     else:
         try:
             net = cyclesim.Netlist(work / f"{unit.name}_netlist.json", liberty, top=unit.name)
-            values, cycle_toggles = cyclesim.simulate(net, unit, drive, cycles)
+            values, cycle_toggles, window_toggles = cyclesim.simulate(net, unit, drive, cycles, windows)
         except cyclesim.SimError as e:
             raise ToolError(f"{unit.name}: {e}") from None
 
@@ -182,12 +205,13 @@ def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns
     if icarus:
         lib = libpower.load_library(str(liberty))
         outputs = {p for cell in lib.values() for p, pin in cell["pins"].items() if pin["dir"] == "output"}
-        toggles = _count_vcd(gl / "gl.vcd", outputs)
+        span = (2 * period_ns, (2 + cycles + unit.latency) * period_ns)   # the testbench's counted stretch
+        toggles, window_toggles = _count_vcd(gl / "gl.vcd", outputs, max(2, windows), span)
         if not toggles:
             raise ToolError(f"{unit.name}: no cell output pins found in {gl / 'gl.vcd'}")
         (gl / "gl.vcd").unlink()                                # large; the counts are what is kept
     else:
         toggles = cycle_toggles
-    return {"cycles": cycles, "checked": checked, "toggles": toggles,
+    return {"cycles": cycles, "checked": checked, "toggles": toggles, "window_toggles": window_toggles,
             "simulator": ("Icarus -gspecify (cell delays)" if timed else "Icarus (zero delay)") if icarus
             else "synth.cyclesim (zero delay)"}

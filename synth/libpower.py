@@ -112,6 +112,63 @@ def read_netlist(path):
     return out
 
 
+class PowerModel:
+    """The power of one netlist as a function of its toggle rates: the per-net capacitances and per-pin energies
+    are computed once, so that many activity sets (``power_spread``'s windows) cost little each."""
+
+    def __init__(self, netlist_path, liberty, clock_ns, clock_net="clk"):
+        lib = load_library(str(liberty))
+        self.insts = read_netlist(netlist_path)
+        self.f = 1e3 / clock_ns                                   # MHz
+        self.clock_net = clock_net
+        net_cap, self.drivers = {}, {}
+        self.leakage = 0.0
+        for cell, inst, conns in self.insts:
+            c = lib.get(cell)
+            if c is None:
+                raise ValueError(f"cell {cell} of {netlist_path} is not in {liberty}")
+            self.leakage += c["leakage"]
+            for p, net in conns.items():
+                pin = c["pins"].get(p)
+                if pin and pin["dir"] == "input":
+                    net_cap[net] = net_cap.get(net, 0.0) + pin["cap"]
+                elif pin and pin["dir"] == "output":
+                    self.drivers[net] = (inst, p)
+        # per net: energy per toggle of the output pins driving it (internal, switching), and of input pins with
+        # tables (internal), so that power = sum over nets of rate x energy
+        self.out_energy, self.in_energy = {}, {}
+        for cell, _inst, conns in self.insts:
+            c = lib[cell]
+            for p, net in conns.items():
+                pin = c["pins"].get(p)
+                if pin is None:
+                    continue
+                if pin["dir"] == "output":
+                    load = net_cap.get(net, 0.0)
+                    i, sw = _energy(pin, load), 0.5 * load * VDD ** 2
+                    e = self.out_energy.get(net, (0.0, 0.0))
+                    self.out_energy[net] = (e[0] + i, e[1] + sw)
+                elif pin["tables"]:
+                    self.in_energy[net] = self.in_energy.get(net, 0.0) + _energy(pin, 0.0)
+
+    def __call__(self, pin_toggles_per_cycle, net_default=0.0, input_port_rates=None):
+        """mW (internal, switching, leakage, total) from toggles per cycle of each instance output pin."""
+        rate = {net: pin_toggles_per_cycle.get(drv, net_default) for net, drv in self.drivers.items()}
+        for net, r in (input_port_rates or {}).items():
+            rate.setdefault(net, r)
+        rate[self.clock_net] = 2.0
+        internal = switching = 0.0                                # pJ per cycle
+        for net, (i, sw) in self.out_energy.items():
+            r = rate.get(net, net_default)
+            internal += r * i
+            switching += r * sw
+        for net, i in self.in_energy.items():
+            internal += rate.get(net, net_default) * i
+        # pJ per cycle x MHz = uW
+        i_mw, s_mw, l_mw = internal * self.f * 1e-3, switching * self.f * 1e-3, self.leakage * 1e-6
+        return {"internal_mw": i_mw, "switching_mw": s_mw, "leakage_mw": l_mw, "total_mw": i_mw + s_mw + l_mw}
+
+
 def power(netlist_path, liberty, clock_ns, pin_toggles_per_cycle, net_default=0.0, clock_net="clk",
           input_port_rates=None):
     """mW (internal, switching, leakage, total) from toggles per cycle of each instance output pin.
@@ -119,38 +176,13 @@ def power(netlist_path, liberty, clock_ns, pin_toggles_per_cycle, net_default=0.
     ``pin_toggles_per_cycle``: {(instance, pin): rate}; nets driven by top-level inputs take their rate from
     ``input_port_rates`` ({net: rate}), the clock net toggles twice per cycle, anything else ``net_default``.
     """
-    lib = load_library(str(liberty))
-    insts = read_netlist(netlist_path)
-    f = 1e3 / clock_ns                                   # MHz
-    net_cap, net_rate = {}, {}
-    for cell, inst, conns in insts:
-        c = lib.get(cell)
-        if c is None:
-            raise ValueError(f"cell {cell} of {netlist_path} is not in {liberty}")
-        for p, net in conns.items():
-            pin = c["pins"].get(p)
-            if pin and pin["dir"] == "input":
-                net_cap[net] = net_cap.get(net, 0.0) + pin["cap"]
-            elif pin and pin["dir"] == "output":
-                net_rate[net] = pin_toggles_per_cycle.get((inst, p), net_default)
-    for net, r in (input_port_rates or {}).items():
-        net_rate.setdefault(net, r)
-    net_rate[clock_net] = 2.0
-    internal = switching = leakage = 0.0                 # pJ per cycle, pJ per cycle, nW
-    for cell, _inst, conns in insts:
-        c = lib[cell]
-        leakage += c["leakage"]
-        for p, net in conns.items():
-            pin = c["pins"].get(p)
-            if pin is None:
-                continue
-            rate = net_rate.get(net, net_default)
-            if pin["dir"] == "output":
-                load = net_cap.get(net, 0.0)
-                internal += rate * _energy(pin, load)
-                switching += rate * 0.5 * load * VDD ** 2
-            elif pin["tables"]:
-                internal += rate * _energy(pin, 0.0)
-    # pJ per cycle x MHz = uW
-    i_mw, s_mw, l_mw = internal * f * 1e-3, switching * f * 1e-3, leakage * 1e-6
-    return {"internal_mw": i_mw, "switching_mw": s_mw, "leakage_mw": l_mw, "total_mw": i_mw + s_mw + l_mw}
+    return PowerModel(netlist_path, liberty, clock_ns, clock_net)(pin_toggles_per_cycle, net_default,
+                                                                  input_port_rates)
+
+
+def power_spread(model, window_toggles, window_cycles, input_port_rates=None):
+    """The standard error of the mean total power (mW) from ``window_toggles`` (one {(instance, pin): toggles}
+    per equal window of ``window_cycles`` cycles): the spread of the windows' powers over sqrt(windows)."""
+    totals = [model({k: n / window_cycles for k, n in w.items()}, input_port_rates=input_port_rates)["total_mw"]
+              for w in window_toggles]
+    return float(np.std(totals, ddof=1) / np.sqrt(len(totals))) if len(totals) > 1 else None

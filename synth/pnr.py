@@ -38,6 +38,7 @@ from hdl.unit import UnitError, get, units
 
 from .flow import ToolError, run_tool
 from .runner import (
+    TIMINGS,
     Cache,
     OutputError,
     Progress,
@@ -388,7 +389,7 @@ def main(argv=None):
     if bad:
         ap.error(f"place and route covers cycle units; {bad} are stream units (run them by name in a later version)")
     try:
-        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache))
+        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache), defaults=TIMINGS / "pnr.json")
         synth = _load_synth(args.synth)
     except (OutputError, ValueError) as e:
         sys.exit(f"pnr: {e}")

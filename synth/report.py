@@ -175,16 +175,26 @@ def _mapping_table(rows):
     return lines
 
 
+def _pm(g):
+    """``power ± standard error`` of one gate-level figure (the error from the run's windows, if recorded)."""
+    sem = g.get("power_sem_mw")
+    return f"{g['power_mw']:.3f}" + (f" ± {sem:.3f}" if sem is not None else "")
+
+
 def _gate_level_table(rows):
     gl = [r for r in rows if "gate_level_timed" in r]
     if not gl:
         return []
-    lines = ["| unit | cycles simulated | output values checked | power, zero-delay (mW) | power, timed (mW) | "
-             "toggles per net per cycle, zero-delay / timed |", "|---|---|---|---|---|---|"]
+    lines = ["| unit | cycles, zero-delay / timed | output values checked | power, zero-delay (mW) | "
+             "power, timed (mW) | toggles per net per cycle, zero-delay / timed |", "|---|---|---|---|---|---|"]
     for r in gl:
         z, t = r["gate_level"], r["gate_level_timed"]
-        lines.append(f"| {r['label']} | {t['cycles']:,} | {t.get('checked', 0):,} | {z['power_mw']:.3f} | "
-                     f"{t['power_mw']:.3f} | {z['mean_toggle_rate']:.3f} / {t['mean_toggle_rate']:.3f} |")
+        lines.append(f"| {r['label']} | {z['cycles']:,} / {t['cycles']:,} | "
+                     f"{z.get('checked', 0) + t.get('checked', 0):,} | {_pm(z)} | {_pm(t)} | "
+                     f"{z['mean_toggle_rate']:.3f} / {t['mean_toggle_rate']:.3f} |")
+    lines += ["", "Zero delay: synth.cyclesim (settled values; the same counts as Icarus without delays). Timed: "
+              "Icarus with the cell models' delays (glitches counted). ± is the standard error of the mean power "
+              "from the spread of equal stretches of the run."]
     return lines
 
 

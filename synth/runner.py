@@ -29,6 +29,7 @@ __all__ = ["digest", "file_digest", "source_digest", "tool_version", "Cache", "P
            "writable_dir", "OutputError"]
 
 ROOT = Path(__file__).resolve().parent.parent
+TIMINGS = ROOT / "synth" / "timings"        # per-flow item times measured here, committed (see Cache.timings)
 
 
 def digest(*parts):
@@ -83,8 +84,9 @@ class Cache:
     """Results by item and key in ``folder``: ``<item>.<key[:16]>.json`` holding ``{"key", "item", "result"}``,
     written atomically. ``timings.json`` keeps each item's last measured seconds for the next run's estimate."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, defaults=None):
         self.folder = Path(folder)
+        self.defaults = Path(defaults) if defaults else None
         self._lock = threading.Lock()
 
     def _path(self, item, key):
@@ -113,18 +115,27 @@ class Cache:
         tmp.replace(path)
 
     def timings(self):
-        try:
-            data = json.loads((self.folder / "timings.json").read_text())
-            return {k: float(v) for k, v in data.items()} if isinstance(data, dict) else {}
-        except (OSError, ValueError, TypeError):
-            return {}
+        """``{item: seconds}``: this cache's measured times over ``defaults`` (a committed file of times
+        measured on a reference machine, so that a fresh clone schedules the longest items first)."""
+        out = {}
+        for path in (self.defaults, self.folder / "timings.json"):
+            try:
+                data = json.loads(path.read_text()) if path else {}
+                out.update({k: float(v) for k, v in data.items()} if isinstance(data, dict) else {})
+            except (OSError, ValueError, TypeError, AttributeError):
+                pass
+        return out
 
     def record_timings(self, measured):
         """Merge ``{item: seconds}`` of items computed this run into ``timings.json``."""
         if not measured:
             return
         with self._lock:
-            data = self.timings()
+            try:
+                data = json.loads((self.folder / "timings.json").read_text())
+                data = data if isinstance(data, dict) else {}
+            except (OSError, ValueError):
+                data = {}
             data.update({k: round(v, 1) for k, v in measured.items()})
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = self.folder / f"timings.json.{os.getpid()}.tmp"
@@ -229,7 +240,8 @@ class Progress:
         while not self._stop.wait(every):
             with self._lock:
                 if self.running:
-                    self._print(f"[{len(self.done)}/{len(self.names)}] {self._status()}")
+                    width = len(str(len(self.names)))
+                    self._print(f"[{len(self.done):{width}}/{len(self.names)}] {self._status()}")
 
     def close(self):
         self._stop.set()

@@ -52,6 +52,14 @@ def test_cycle_simulator_counts_what_icarus_counts(name, trace_set, tmp_path):
     ref = gatesim.simulate(unit, tmp_path, flow.DEFAULT_LIBERTY, trace_set, cycles=300, engine="icarus")
     assert ref["simulator"] == "Icarus (zero delay)" and ours["checked"] == ref["checked"] > 0
     assert ours["toggles"] == ref["toggles"] and sum(ours["toggles"].values()) > 0
+    for gl in (ours, ref):                     # the windows split the same counts
+        assert len(gl["window_toggles"]) == gatesim.WINDOWS
+        assert {k: sum(w[k] for w in gl["window_toggles"]) for k in gl["toggles"]} == gl["toggles"]
+        assert all(sum(w.values()) > 0 for w in gl["window_toggles"])
+    model = libpower.PowerModel(tmp_path / f"{name}_netlist.v", flow.DEFAULT_LIBERTY, 10.0)
+    total = model({k: n / 300 for k, n in ours["toggles"].items()})["total_mw"]
+    sem = libpower.power_spread(model, ours["window_toggles"], 300 / gatesim.WINDOWS)
+    assert 0 < sem < 0.5 * total
 
 
 def test_gate_level_catches_a_wrong_netlist(synthesized, trace_set, tmp_path):
