@@ -209,8 +209,9 @@ class Progress:
         now = time.monotonic()
         run = ", ".join(f"{n} {clock(now - t)}" for n, t in self.running.items()) or "-"
         left = self.left()
-        return (f"running: {run} | elapsed {clock(now - self.t0)}"
-                + (f", about {clock(left)} left" if left is not None else ""))
+        tail = "" if left is None else f", about {clock(left)} left" if left >= 1 or not self.running else \
+            ", past the estimate"
+        return f"running: {run} | elapsed {clock(now - self.t0)}{tail}"
 
     def _print(self, text):
         print(f"{self.what} {text}", file=self.stream, flush=True)
