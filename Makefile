@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2 --durations=25
 
-.PHONY: all setup test test-golden test-sim bench verilog synth readme lint clean traces traces-full synth-all analysis accuracy frontier formal fpga pnr infer infer-all
+.PHONY: all setup test test-full test-golden test-sim bench verilog synth readme lint clean traces traces-full synth-all analysis accuracy frontier formal fpga pnr infer infer-all
 
 all: synth
 
@@ -23,6 +23,11 @@ test-golden: $(STAMP)
 
 test-sim: $(STAMP) traces
 	$(PY) -m pytest sim $(PYTEST_ARGS)
+
+## make test, then every RTL bench again under Verilator (CI runs that second pass on the headline units only:
+## SIM=verilator QR_SIM_SET=headline make test-sim)
+test-full: test
+	SIM=verilator $(PY) -m pytest sim $(PYTEST_ARGS)
 
 ## Small default trace set of the real LLM (3 layers, 256 tokens) -> build/traces/default.npz (once).
 traces: $(STAMP)

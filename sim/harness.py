@@ -64,6 +64,15 @@ def simulator():
     return sim
 
 
+def selected(units):
+    """The units a bench runs: all of ``units``, or with ``QR_SIM_SET=headline`` those whose descriptor says
+    ``headline`` (CI's second simulator pass; ``make test-full`` runs every unit under both simulators)."""
+    which = os.environ.get("QR_SIM_SET", "all")
+    if which not in ("all", "headline"):
+        raise ValueError(f"QR_SIM_SET={which!r}: expected all or headline")
+    return [u.name for u in units if which == "all" or u.headline]
+
+
 def env_int(name, default, lo=1, hi=10**8):
     """An integer setting from the environment, checked (a clear error names the variable and the range)."""
     raw = os.environ.get(name)

@@ -17,13 +17,13 @@ Settings: ``QR_SIM_CYCLES`` synthetic beats (default 2000), ``QR_TRACE_CYCLES`` 
 
 import numpy as np
 import pytest
-from harness import check_stream, env_int, simulator
+from harness import check_stream, env_int, selected, simulator
 
 import golden as G
 from hdl.catalog import tile_gemm
 from hdl.unit import get, units
 
-NAMES = [u.name for u in units(protocol="stream") if u.cocotb]
+NAMES = selected([u for u in units(protocol="stream") if u.cocotb])
 LAYER = 0                                   # the trace set's first traced decoder layer
 
 

@@ -9,12 +9,12 @@ lane (default 10000), both scaled by the unit's ``cycles_scale``; ``QR_TRACE`` a
 
 import numpy as np
 import pytest
-from harness import BUILD, bench_stimulus, check, env_int, run_bench, simulator
+from harness import BUILD, bench_stimulus, check, env_int, run_bench, selected, simulator
 
 from golden.streams import SyntheticSource
 from hdl.unit import concat, get, units
 
-NAMES = [u.name for u in units(protocol="cycle")]
+NAMES = selected(units(protocol="cycle"))
 
 
 def _cycles(u, var, default):
