@@ -89,7 +89,7 @@ def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True, component=None):
         res["mapping_reference"] = {"yosys": "Debian Yosys 0.23, synth", "area_um2": ref["total"],
                                     "parts": breakdown(unit, ref["modules"])}
     if "gate_level" in unit.flows:
-        model = libpower.PowerModel(work / f"{unit.name}_netlist.v", liberty, clock_ns)
+        model = libpower.PowerModel(work / f"{unit.name}_netlist.json", liberty, clock_ns)
         for key, is_timed in (("gate_level", False), ("gate_level_timed", True)):
             period = max(clock_ns, 5 * round(res["critical_path_ns"] * 1.5 / 5 + 0.5)) if is_timed else clock_ns
             gl = timed(key, gatesim.simulate, unit, work, liberty, ts, cycles=gate_cycles(unit, is_timed),

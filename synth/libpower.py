@@ -101,7 +101,12 @@ CONN = re.compile(r"\.(\w+)\(([^()]*)\)")
 
 
 def read_netlist(path):
-    """Instances of a flattened Yosys netlist: [(cell, instance, {pin: net})]."""
+    """Instances of a flattened netlist: [(cell, instance, {pin: net})]. A ``.json`` path is Yosys' JSON netlist
+    (``synth.flow.synthesize`` writes it beside the Verilog; nets named as the Verilog names them: ``port[i]`` for a
+    bit of a multi-bit port, ``port`` for a one-bit port, ``$<bit>`` for an internal net, ``1'b0``/``1'b1``);
+    otherwise the Verilog netlist, read by pattern."""
+    if Path(path).suffix == ".json":
+        return _read_json_netlist(path)
     text = Path(path).read_text()
     body = text.split(";", 1)[1] if ";" in text else text
     out = []
@@ -110,6 +115,27 @@ def read_netlist(path):
             continue
         out.append((cell, inst, {p: n.strip() for p, n in CONN.findall(conns)}))
     return out
+
+
+def _read_json_netlist(path):
+    import json
+    try:
+        mods = json.loads(Path(path).read_text())["modules"]
+        mod = next(m for m in mods.values() if m.get("attributes", {}).get("top")) if len(mods) > 1 else \
+            next(iter(mods.values()))
+        names = {}
+        for pname, port in mod["ports"].items():
+            for i, b in enumerate(port["bits"]):
+                if isinstance(b, int):
+                    names.setdefault(b, pname if len(port["bits"]) == 1 else f"{pname}[{i}]")
+
+        def net(bits):
+            b = bits[0] if bits else "x"
+            return names.get(b, f"${b}") if isinstance(b, int) else f"1'b{b}"
+        return [(c["type"], inst, {p: net(v) for p, v in c["connections"].items()})
+                for inst, c in mod["cells"].items()]
+    except (OSError, ValueError, KeyError, TypeError, StopIteration) as e:
+        raise ValueError(f"{path} is not a Yosys JSON netlist ({e!r})") from None
 
 
 class PowerModel:

@@ -56,8 +56,12 @@ def test_cycle_simulator_counts_what_icarus_counts(name, trace_set, tmp_path):
         assert len(gl["window_toggles"]) == gatesim.WINDOWS
         assert {k: sum(w[k] for w in gl["window_toggles"]) for k in gl["toggles"]} == gl["toggles"]
         assert all(sum(w.values()) > 0 for w in gl["window_toggles"])
-    model = libpower.PowerModel(tmp_path / f"{name}_netlist.v", flow.DEFAULT_LIBERTY, 10.0)
-    total = model({k: n / 300 for k, n in ours["toggles"].items()})["total_mw"]
+    model = libpower.PowerModel(tmp_path / f"{name}_netlist.json", flow.DEFAULT_LIBERTY, 10.0)
+    rates, act = {k: n / 300 for k, n in ours["toggles"].items()}, activity(unit, trace_set)
+    total = model(rates, input_port_rates=act)["total_mw"]
+    # the Verilog netlist read by pattern gives the same figure as Yosys' JSON netlist
+    assert libpower.PowerModel(tmp_path / f"{name}_netlist.v", flow.DEFAULT_LIBERTY, 10.0)(
+        rates, input_port_rates=act)["total_mw"] == pytest.approx(total, rel=1e-12)
     sem = libpower.power_spread(model, ours["window_toggles"], 300 / gatesim.WINDOWS)
     assert 0 < sem < 0.5 * total
 
