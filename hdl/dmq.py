@@ -11,11 +11,12 @@ rounding division; the dot unit's one shift per group becomes one multiplication
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from golden.dmq import DMQFormat
 from golden.validate import check_power_of_two
 
-from .dot import MAX_LANES, _clog2, _Dot, _SignedProducts, _Trees
+from .dot import MAX_LANES, _Dot, _SignedProducts, _Trees
 from .parts import SignMag, check_width
 from .sdr_encoder import MAX_GROUP, saturated_magnitudes
 
@@ -143,7 +144,7 @@ class _GroupScalers(wiring.Component):
 
     def __init__(self, sub, width, scale_bits):
         self.sub, self.width = sub, width
-        self.out_width = width + scale_bits + 1 + _clog2(sub)
+        self.out_width = width + scale_bits + 1 + ceil_log2(sub)
         super().__init__({"i": In(data.ArrayLayout(signed(width), sub)),
                           "scale": In(data.ArrayLayout(unsigned(scale_bits), sub)),
                           "o": Out(signed(self.out_width))})

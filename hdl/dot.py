@@ -20,6 +20,7 @@ lanes into a registered partial sum; stage 3 shifts (QRazor) and accumulates:
 from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from golden.validate import check_power_of_two
 
@@ -41,10 +42,6 @@ __all__ = ["AdderTree", "DotProductUnit", "DotProductCore", "IntDotProductUnit",
 MAX_LANES = 64
 
 
-def _clog2(n):
-    return max(0, (n - 1).bit_length())
-
-
 class AdderTree(wiring.Component):
     """Balanced binary tree of two-input adders over ``n`` signed inputs (full precision, depth
     ``ceil(log2 n)``). Combinational. Members: ``i`` : In(ArrayLayout(signed(width), n)); ``o`` : Out(signed)."""
@@ -52,7 +49,7 @@ class AdderTree(wiring.Component):
     def __init__(self, n, width):
         self.n = check_width("n", n, 1, 1024)
         self.width = check_width("width", width, 1, 64)
-        super().__init__({"i": In(data.ArrayLayout(signed(width), n)), "o": Out(signed(width + _clog2(n)))})
+        super().__init__({"i": In(data.ArrayLayout(signed(width), n)), "o": Out(signed(width + ceil_log2(n)))})
 
     def elaborate(self, platform):
         m = Module()
@@ -155,7 +152,7 @@ class _Trees(wiring.Component):
 
     def __init__(self, lanes, sub, width):
         self.lanes, self.sub, self.width = lanes, sub, width
-        self.out_width = width + _clog2(lanes // sub)
+        self.out_width = width + ceil_log2(lanes // sub)
         super().__init__({"i": In(data.ArrayLayout(signed(width), lanes)),
                           "o": Out(data.ArrayLayout(signed(self.out_width), sub))})
 
@@ -175,7 +172,7 @@ class _GroupShifters(wiring.Component):
 
     def __init__(self, sub, width, fa_bits, fw_bits, max_shift):
         self.sub, self.width, self.max_shift = sub, width, max_shift
-        self.out_width = width + max_shift + _clog2(sub)
+        self.out_width = width + max_shift + ceil_log2(sub)
         super().__init__({"i": In(data.ArrayLayout(signed(width), sub)), "fa": In(data.ArrayLayout(fa_bits, sub)),
                           "fw": In(data.ArrayLayout(fw_bits, sub)), "o": Out(signed(self.out_width))})
 
@@ -321,7 +318,7 @@ class IntDotProductUnit(_Dot):
 
     def _datapath(self, m, a, b, en, load):
         """Stages 2 and 3 on registered operands: products, tree (or merged sum), partial-sum register, accumulator."""
-        width = self.a_bits + self.b_bits + _clog2(self.lanes)
+        width = self.a_bits + self.b_bits + ceil_log2(self.lanes)
         step = Signal(signed(width), name="sum")
         if self.style == "tree":
             m.submodules.multipliers = mul = _IntProducts(self.lanes, self.a_bits, self.b_bits)
@@ -355,7 +352,7 @@ class _MergedDot(wiring.Component):
         self.lanes = lanes
         super().__init__({"a": In(data.ArrayLayout(signed(a_bits), lanes)),
                           "b": In(data.ArrayLayout(signed(b_bits), lanes)),
-                          "o": Out(signed(a_bits + b_bits + _clog2(lanes)))})
+                          "o": Out(signed(a_bits + b_bits + ceil_log2(lanes)))})
 
     def elaborate(self, platform):
         m = Module()

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """GEMM tile: ``rows x cols`` decompression-free dot-product units behind ``amaranth.lib.stream`` ports.
 
 Output-stationary: processing element ``(r, c)`` (a ``DotProductCore``: ``lanes`` razored products, one
@@ -101,7 +102,6 @@ class GemmTile(wiring.Component):
         self.core = dict(lanes=lanes, group_size=group_size, a_base=a_base, a_kept=a_kept, w_base=w_base,
                          w_kept=w_kept, acc_width=acc_width)
         pe = DotProductCore(**self.core)                 # checks the element formats, lanes and group size
-        pe._MustUse__silence = True
         self.lanes, self.sub, self.acc_width = pe.lanes, pe.sub, pe.acc_width
         self.a_fmt, self.w_fmt = pe.a_fmt, pe.w_fmt
 
@@ -172,7 +172,6 @@ class IntGemmTile(GemmTile):
         self.depth = check_width("depth", depth, 1, 4)
         self.core = dict(lanes=lanes, a_bits=a_bits, b_bits=b_bits, acc_width=acc_width)
         pe = IntDotProductCore(**self.core)              # checks lanes, widths and accumulator
-        pe._MustUse__silence = True
         self.lanes, self.acc_width, self.sub = pe.lanes, pe.acc_width, 0
 
         def operand(n, bits, extra):

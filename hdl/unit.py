@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Unit descriptors: a unit describes itself once, and every tool reads that description.
 
 A ``Unit`` names one Verilog module and states everything the tools need to know about it: how to build the
@@ -210,7 +211,6 @@ class Unit:
     @cached_property
     def _probe(self):
         unit = self.build()
-        unit._MustUse__silence = True          # built for its signature and latency only
         return unit
 
     @property
