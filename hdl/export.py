@@ -13,6 +13,7 @@ FuseSoC CAPI2 core with ``sim`` (Icarus), ``lint`` (Verilator) and ``synth`` (Yo
 import argparse
 import importlib
 import inspect
+import os
 import re
 import sys
 from pathlib import Path
@@ -146,10 +147,10 @@ def build_custom(kind, params):
 
 def export_custom(out, kind, params, name=None, clock_ns=CLOCK_NS):
     """Build ``kind`` from ``params`` and write its Verilog and flow files to ``out`` (checked before writing)."""
+    component = build_custom(kind, params)                 # the parameters are checked before the name
     name = name or kind + "".join(f"_{k}{v}" for k, v in params.items())
     if not _IDENT.fullmatch(name):
         raise UnitError(f"module name {name!r} is not a Verilog identifier (letters, digits, _; not a digit first)")
-    component = build_custom(kind, params)
     text = _verilog(component, name, f"custom {kind}", params)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -180,9 +181,17 @@ def main(argv=None):
                                                      "--custom help lists the kinds")
     ap.add_argument("--name", help="module name of a --custom unit (default: KIND and its parameters)")
     args = ap.parse_args(argv)
+    if args.list and (args.names or args.custom):
+        ap.error("--list takes no unit names and no --custom")
+    if args.name and not args.custom:
+        ap.error("--name names a --custom unit; registered units keep their names")
     if args.list:
-        for u in units():
-            print(f"{u.name:32s} {u.doc}")
+        try:
+            for u in units():
+                print(f"{u.name:32s} {'*' if u.headline else ' '} {u.doc}")
+            print("(* a headline unit: make synth covers it; make synth-all covers every unit)")
+        except BrokenPipeError:                            # e.g. piped into head: stop quietly
+            sys.stdout = open(os.devnull, "w")
         return 0
     if args.custom == "help":
         for kind, (mod, cls) in COMPONENTS.items():
@@ -198,6 +207,8 @@ def main(argv=None):
                 key, eq, value = item.partition("=")
                 if not eq or not _IDENT.fullmatch(key):
                     raise UnitError(f"parameter {item!r} is not KEY=VALUE")
+                if key in params:
+                    raise UnitError(f"parameter {key} given twice ({key}={params[key]!r} and {item})")
                 params[key] = _parse_value(value)
             paths = export_custom(args.out, args.custom, params, args.name)
         else:

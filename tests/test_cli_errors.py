@@ -14,6 +14,10 @@ def _exit_message(main, argv, capsys):
 @pytest.mark.parametrize("module,argv,msg", [
     ("hdl.export", ["nope"], "export: unknown unit 'nope'; known units: "),
     ("hdl.export", ["--out", "/proc/qrazor", "mac_int8x8"], "export: cannot write to /proc/qrazor: "),
+    ("hdl.export", ["--custom", "dot", "lanes=4", "lanes=8"], "parameter lanes given twice (lanes=4 and lanes=8)"),
+    ("hdl.export", ["--custom", "dot", "lanes=-16"], "lanes must be in [1, 64], not -16"),
+    ("hdl.export", ["--name", "x", "mac_fp16"], "--name names a --custom unit"),
+    ("hdl.export", ["--list", "bogus"], "--list takes no unit names"),
     ("synth.__main__", ["--clock-ns", "abc"], "'abc' is not a number of nanoseconds"),
     ("synth.__main__", ["--clock-ns", "inf"], "inf ns is outside [0.5, 1000] ns"),
     ("synth.__main__", ["--jobs", "0"], "0 jobs is outside [1, 64]"),
