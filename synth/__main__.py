@@ -50,6 +50,10 @@ from .runner import (
     writable_dir,
 )
 
+# what a unit's figures depend on in this project's source (runner.source_digest): the flow's own modules (not
+# the report's layout, the place-and-route or README drivers), the RTL and descriptors, the golden model
+SYNTH_SOURCES = ("synth/__main__.py", "synth/flow.py", "synth/gatesim.py", "synth/cyclesim.py", "synth/libpower.py",
+                 "synth/activity.py", "synth/fpga.py", "hdl", "golden", "llmstudy/traces.py")
 GATE_CYCLES = 2000
 TIMED_PRODUCTS = 2000        # products per timed gate-level run of a wide unit (dot-product lanes x cycles)
 
@@ -131,7 +135,7 @@ def flow_key(liberty, clock_ns, trace, with_fpga):
         tools.update(nextpnr_ice40=tool_version(fpga.NEXTPNR, "--version"),
                      nextpnr_ecp5=tool_version(fpga.nextpnr_ecp5(), "--version"))
     return digest("synth", file_digest(liberty), file_digest(models) if models.is_file() else None, clock_ns,
-                  file_digest(trace), with_fpga, tools, source_digest("synth", "hdl", "golden"),
+                  file_digest(trace), with_fpga, tools, source_digest(*SYNTH_SOURCES),
                   GATE_CYCLES, TIMED_PRODUCTS)
 
 

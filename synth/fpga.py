@@ -139,7 +139,7 @@ def fpga_key():
     from .runner import digest, source_digest, tool_version
     return digest("fpga", tool_version(REFERENCE_YOSYS, "-V"), tool_version(YOSYS, "-V"),
                   tool_version(NEXTPNR, "--version"), tool_version(nextpnr_ecp5(), "--version"),
-                  source_digest("synth"), DEVICE, ECP5_DEVICE)
+                  source_digest("synth/fpga.py", "synth/flow.py", "hdl/export.py"), DEVICE, ECP5_DEVICE)
 
 
 _SHARED = {}

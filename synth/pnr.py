@@ -459,7 +459,8 @@ def pnr_key():
     """Digest of what every unit's figures depend on besides its Verilog and the options: qflow's and the
     tools' versions, the technology files and this flow's source."""
     tech = [file_digest(f) for f in sorted(TECH_DIR.glob("*")) if f.is_file()] if TECH_DIR.is_dir() else []
-    return digest("pnr", tool_version("qflow", "-v"), tool_version("yosys", "-V"), tech, source_digest("synth"))
+    return digest("pnr", tool_version("qflow", "-v"), tool_version("yosys", "-V"), tech,
+                  source_digest("synth/pnr.py", "synth/flow.py", "hdl/export.py"))
 
 
 _SHARED = {}

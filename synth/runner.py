@@ -55,13 +55,17 @@ def file_digest(path):
     return _FILES[key]
 
 
-def source_digest(*packages, suffixes=(".py", ".cpp", ".ys", ".tcl")):
-    """SHA-256 over the source files of the project's ``packages`` (folder names under the project root)."""
+def source_digest(*paths, suffixes=(".py", ".cpp", ".ys", ".tcl")):
+    """SHA-256 over project source: each of ``paths`` (relative to the project root) is a folder (every source
+    file under it) or one file. A flow names only what its results depend on, so that editing, say, the place
+    and route driver does not invalidate synthesis results."""
     h = hashlib.sha256()
-    for pkg in packages:
-        for f in sorted((ROOT / pkg).rglob("*")):
-            if f.is_file() and f.suffix in suffixes and "__pycache__" not in f.parts:
-                h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    for rel in paths:
+        p = ROOT / rel
+        files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in suffixes
+                       and "__pycache__" not in f.parts) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
 
 
