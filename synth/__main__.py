@@ -1,12 +1,14 @@
-"""`make synth`: synthesize the registered units, write build/synth/report.{md,json} and the charts.
+"""`make synth`: synthesize the headline units (or any), write build/synth/report.{md,json} and the charts.
 
 Usage: python -m synth [--liberty FILE] [--clock-ns NS] [--out DIR] [--trace FILE] [--no-fpga] [--merge]
-                       [--jobs N] [--table KEY ...] [UNIT ...]
+                       [--jobs N] [--cache DIR] [--no-cache] [--all | --table KEY ... | UNIT ...]
 
-``--merge`` keeps the results of units not run this time from an existing ``report.json`` in ``--out`` (only if
-it was made with the same liberty and clock), so partial runs add up to one report. ``--jobs N`` runs N units at
-a time (separate processes, each with its own copy of the trace set); every unit's figures are the same as in a
-sequential run, in the same order.
+Without names or tables it runs the units whose descriptors say ``headline``; ``--all`` runs every registered
+unit (``make synth-all``). ``--jobs N`` runs N units at a time (worker processes; default one per core); every
+unit's figures are the same as in a sequential run, in the same order. Each unit's result is cached in ``--cache``
+under a digest of everything it depends on (``flow_key``, ``unit_key``), so a rerun or a killed run continues
+where it stopped; ``--no-cache`` computes everything again. ``--merge`` keeps the results of units not run this
+time from an existing ``report.json`` in ``--out`` (only if it was made with the same liberty and clock).
 """
 
 import argparse
@@ -176,25 +178,19 @@ def _run_all(todo, args, trace, out):
               "key": flow_key(args.liberty, args.clock_ns, trace, not args.no_fpga)}
     names = [u.name for u in todo]
     progress = Progress("synth", names, args.jobs, cache.timings())
-    cached, measured = set(), {}
-
-    def work(name):                       # in this process (--jobs 1): the same path as a worker's
-        return _synth_one(name)
-
     try:
-        if args.jobs == 1:
+        if args.jobs == 1:                              # in this process, the same path as a worker's
             _worker_init(shared)
-            done = run(names, work, 1, progress, pool="inline")
+            done = run(names, _synth_one, 1, progress, pool="inline")
         else:
             done = run(names, _synth_one, args.jobs, progress, initializer=_worker_init, initargs=(shared,))
     finally:
-        measured = dict(progress.measured)
-        cached = set(names) - set(measured)
-        cache.record_timings({n: s for n, s in measured.items()})
+        cache.record_timings(progress.measured)
         progress.close()
+    cached = sorted(set(names) - set(progress.measured))
     for r in done.values():
         r["cached"] = r["name"] in cached
-    return [done[n] for n in names], sorted(n for n in cached if n in done)
+    return [done[n] for n in names], cached
 
 
 def _jobs(text):
