@@ -44,6 +44,7 @@ from .runner import (
     Cache,
     OutputError,
     Progress,
+    cached_call,
     digest,
     file_digest,
     run,
@@ -156,17 +157,16 @@ def _synth_one(name):
     unit = units([name])[0]
     component = unit.build()
     key = unit_key(w["key"], unit, to_verilog(unit, component))
-    cache = Cache(w["cache"])
-    hit = cache.get(name, key)
-    if hit is not None:
-        return hit, True, time.perf_counter() - t0
-    if "ts" not in w:
-        w["ts"] = traces.load(w["trace"])
-    res = run_unit(unit, Path(w["out"]), w["liberty"], w["clock_ns"], w["ts"], w["fpga"], component=component)
-    res["steps"]["elaborate"] = round(time.perf_counter() - t0 - res["seconds"], 2)
-    res["seconds"] = round(sum(res["steps"].values()), 1)
-    cache.put(name, key, res)
-    return res, False, time.perf_counter() - t0
+
+    def compute():
+        if "ts" not in w:
+            w["ts"] = traces.load(w["trace"])
+        res = run_unit(unit, Path(w["out"]), w["liberty"], w["clock_ns"], w["ts"], w["fpga"], component=component)
+        res["steps"]["elaborate"] = round(time.perf_counter() - t0 - res["seconds"], 2)
+        res["seconds"] = round(sum(res["steps"].values()), 1)
+        return res
+    res, cached, _ = cached_call(Cache(w["cache"]), name, key, compute)
+    return res, cached, time.perf_counter() - t0
 
 
 def _run_all(todo, args, trace, out):
