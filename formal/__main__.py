@@ -69,14 +69,13 @@ def main(argv=None):
         sys.exit(f"formal: {e}")
     t0 = time.perf_counter()
     items = [f"{p.name}{tag}" for p in todo for tag in ("", ":mutant")]
-    progress = Progress("formal", items, args.jobs, cache.timings())
+    progress = Progress("formal", items, args.jobs, cache.timings(), record=cache.record_timings)
     base = digest("formal", tool_version(_yosys(), "-V"), source_digest("formal"))
     try:
         done = run_jobs(items, _work(todo, out, cache, base), args.jobs, progress, pool="thread")
     except FormalError as e:
         sys.exit(f"formal: {e} (finished proofs are cached in {cache.folder}: run again to continue)")
     finally:
-        cache.record_timings(progress.measured)
         progress.close()
     results = [(done[p.name], done[p.name + ":mutant"]) for p in todo]
     rows, failed = [], []

@@ -177,7 +177,7 @@ def _run_all(todo, args, trace, out):
               "trace": str(trace), "cache": str(cache.folder),
               "key": flow_key(args.liberty, args.clock_ns, trace, not args.no_fpga)}
     names = [u.name for u in todo]
-    progress = Progress("synth", names, args.jobs, cache.timings())
+    progress = Progress("synth", names, args.jobs, cache.timings(), record=cache.record_timings)
     try:
         if args.jobs == 1:                              # in this process, the same path as a worker's
             _worker_init(shared)
@@ -185,7 +185,6 @@ def _run_all(todo, args, trace, out):
         else:
             done = run(names, _synth_one, args.jobs, progress, initializer=_worker_init, initargs=(shared,))
     finally:
-        cache.record_timings(progress.measured)
         progress.close()
     cached = sorted(set(names) - set(progress.measured))
     for r in done.values():

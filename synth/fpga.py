@@ -202,14 +202,13 @@ def main(argv=None):
         sys.exit(f"fpga: {e}")
     names = [u.name for u in todo]
     shared = {"out": str(out), "cache": str(cache.folder), "key": fpga_key()}
-    progress = Progress("fpga", names, args.jobs, cache.timings())
+    progress = Progress("fpga", names, args.jobs, cache.timings(), record=cache.record_timings)
     t0 = time.perf_counter()
     try:
         done = run(names, fpga_one, args.jobs, progress, initializer=_init, initargs=(shared,))
     except ToolError as e:
         sys.exit(f"fpga: {e} (finished units are cached in {cache.folder}: run again to continue)")
     finally:
-        cache.record_timings(progress.measured)
         progress.close()
     results = [done[n] for n in names]
     md = "\n".join(["# FPGA figures", "", f"{len(results)} units in {time.perf_counter() - t0:.0f} s with "

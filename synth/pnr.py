@@ -396,12 +396,11 @@ def main(argv=None):
     names = [u.name for u in todo]
     shared = dict(out=str(out), cache=str(cache.folder), density=args.density, timeout=args.timeout,
                   retries=args.retries, key=pnr_key())
-    progress = Progress("pnr", names, args.jobs, cache.timings())
+    progress = Progress("pnr", names, args.jobs, cache.timings(), record=cache.record_timings)
     done = {}
     try:
         done = run(names, pnr_one, args.jobs, progress, initializer=_init, initargs=(shared,))
     finally:
-        cache.record_timings({n: s for n, s in progress.measured.items() if "error" not in done.get(n, {})})
         progress.close()
     results, failed = [], []
     for n in names:

@@ -171,10 +171,12 @@ def clock(seconds):
 
 class Progress:
     """Line-based progress of ``total`` items on ``jobs`` workers. ``estimates``: expected seconds per item (the
-    last measured run); items without one are estimated by the mean of this run's computed items."""
+    last measured run); items without one are estimated by the mean of this run's computed items. ``record``:
+    e.g. ``Cache.record_timings``, given each computed item's time as it finishes."""
 
-    def __init__(self, what, names, jobs, estimates=None, stream=None, heartbeat=60.0):
+    def __init__(self, what, names, jobs, estimates=None, stream=None, heartbeat=60.0, record=None):
         self.what, self.names, self.jobs = what, list(names), jobs
+        self.record = record                # called with {name: seconds} as each computed item finishes
         self.estimates = dict(estimates or {})
         self.stream = stream or sys.stderr
         self.t0 = time.monotonic()
@@ -232,6 +234,8 @@ class Progress:
                 self.cached += 1
             else:
                 self.measured[name] = seconds
+                if self.record:             # kept at once: a killed run's times still schedule the next one
+                    self.record({name: seconds})
             width = len(str(len(self.names)))
             how = "cached" if cached else clock(seconds)
             self._print(f"[{len(self.done):{width}}/{len(self.names)}] {name}: {how} | {self._status()}")

@@ -72,8 +72,8 @@ def test_run_in_threads_finishes_the_running_items_then_raises():
 
 
 def test_progress_lines_read_in_a_log():
-    log = io.StringIO()
-    p = Progress("synth", ["a", "b", "c"], 2, {"a": 60, "b": 30}, stream=log, heartbeat=0)
+    log, recorded = io.StringIO(), []
+    p = Progress("synth", ["a", "b", "c"], 2, {"a": 60, "b": 30}, stream=log, heartbeat=0, record=recorded.append)
     assert p.left() is None or p.left() >= 0
     p.started("a")
     p.started("b")
@@ -82,6 +82,7 @@ def test_progress_lines_read_in_a_log():
     assert line.startswith("synth [1/3] b: 31s | running: a 0s | elapsed 0s, about ")
     assert "\r" not in log.getvalue()
     p.finished("a", 0.0, cached=True)
+    assert recorded == [{"b": 31.0}]                     # computed items only, as they finish
     p.close()
     assert log.getvalue().splitlines()[-1].startswith("synth 2/3 done in 0s (1 from the cache)")
     assert clock(75) == "1m15s" and clock(3700) == "1h01m" and clock(5) == "5s"
