@@ -16,6 +16,7 @@ every group size the hardware supports. ``python -m formal`` (``make formal``) r
 ``build/formal/report.{md,json}``.
 """
 
+import functools
 import re
 import subprocess
 import sys
@@ -541,6 +542,7 @@ DSP_PAIRS_CI = ((4, 16),)
 DSP_PAIRS_FULL = DSP_PAIRS_CI + ((16, 16),)
 
 
+@functools.lru_cache(maxsize=2)
 def proofs(full=False):
     """Every proof: the CI set (encoders and decoders at g = 8, 16 in every exported element format; both MACs
     in W4A4 and W4A8; dot-product units ``DOTS_CI``) or, with ``full``, encoders and decoders at every group size
@@ -555,4 +557,4 @@ def proofs(full=False):
     out += [dot_proof(lanes, g, a_kept) for lanes, g, a_kept in (DOTS_FULL if full else DOTS_CI)]
     for lanes, g in DSP_PAIRS_FULL if full else DSP_PAIRS_CI:
         out += [pairs_proof(lanes, g), dot_proof(lanes, g, 4, dsp_pairs=True)]
-    return out + fp16_proofs()
+    return tuple(out + fp16_proofs())             # cached (building them elaborates every unit): not to be changed

@@ -52,6 +52,12 @@ def main(argv=None):
     ap.add_argument("--cache", default="build/cache/formal", help="result cache folder (default build/cache/formal)")
     ap.add_argument("names", nargs="*", help="only these proofs (default all)")
     args = ap.parse_args(argv)
+    if not 1 <= args.jobs <= 64:                      # the cheap checks first: building the proofs takes a while
+        sys.exit(f"formal: --jobs {args.jobs}: expected 1..64")
+    try:
+        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache), defaults=TIMINGS / "formal.json")
+    except OutputError as e:
+        sys.exit(f"formal: {e}")
     todo = proofs(args.full)
     known = {p.name for p in todo}
     bad = sorted(set(args.names) - known)
@@ -59,14 +65,8 @@ def main(argv=None):
         full_only = sorted(set(bad) & {p.name for p in proofs(True)}) if not args.full else []
         hint = f"; {full_only} are in the full set: add --full" if full_only else ""
         sys.exit(f"formal: unknown proof(s) {bad}{hint}; known: {sorted(known)}")
-    if not 1 <= args.jobs <= 64:
-        sys.exit(f"formal: --jobs {args.jobs}: expected 1..64")
     if args.names:
         todo = [p for p in todo if p.name in args.names]
-    try:
-        out, cache = writable_dir(args.out), Cache(writable_dir(args.cache), defaults=TIMINGS / "formal.json")
-    except OutputError as e:
-        sys.exit(f"formal: {e}")
     t0 = time.perf_counter()
     items = [f"{p.name}{tag}" for p in todo for tag in ("", ":mutant")]
     progress = Progress("formal", items, args.jobs, cache.timings(), record=cache.record_timings)
