@@ -12,7 +12,6 @@ time from an existing ``report.json`` in ``--out`` (only if it was made with the
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -40,6 +39,7 @@ from .flow import (
 )
 from .report import write_report
 from .runner import (
+    SHARED,
     TIMINGS,
     Cache,
     OutputError,
@@ -48,6 +48,7 @@ from .runner import (
     digest,
     file_digest,
     run,
+    share,
     source_digest,
     tool_version,
     writable_dir,
@@ -119,14 +120,6 @@ def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True, component=None):
     return res
 
 
-_WORKER = {}
-
-
-def _worker_init(shared):
-    _WORKER.clear()
-    _WORKER.update(shared)
-
-
 def flow_key(liberty, clock_ns, trace, with_fpga):
     """Digest of everything a unit's figures depend on besides its own Verilog and descriptor: the liberty file
     and the cell models beside it, the clock, the trace file, the FPGA switch, the tools' versions and the
@@ -147,12 +140,12 @@ def unit_key(base, unit, verilog):
     fields = (unit.name, unit.doc, unit.label, unit.table, dict(unit.params), unit.per, dict(unit.parts), unit.rest,
               sorted(unit.flows), unit.latency, unit.protocol, unit.encoder, unit.paper, gate_cycles(unit),
               gate_cycles(unit, True))
-    return digest(base, hashlib.sha256(verilog.encode()).hexdigest(), repr(fields))
+    return digest(base, verilog, repr(fields))
 
 
 def _synth_one(name):
     """One unit in a worker: its cached result if its key matches, else every figure (then cached)."""
-    w = _WORKER
+    w = SHARED
     t0 = time.perf_counter()
     unit = units([name])[0]
     component = unit.build()
@@ -180,10 +173,10 @@ def _run_all(todo, args, trace, out):
     progress = Progress("synth", names, args.jobs, cache.timings(), record=cache.record_timings)
     try:
         if args.jobs == 1:                              # in this process, the same path as a worker's
-            _worker_init(shared)
+            share(shared)
             done = run(names, _synth_one, 1, progress, pool="inline")
         else:
-            done = run(names, _synth_one, args.jobs, progress, initializer=_worker_init, initargs=(shared,))
+            done = run(names, _synth_one, args.jobs, progress, initializer=share, initargs=(shared,))
     finally:
         progress.close()
     cached = sorted(set(names) - set(progress.measured))

@@ -142,26 +142,16 @@ def fpga_key():
                   source_digest("synth/fpga.py", "synth/flow.py", "hdl/export.py"), DEVICE, ECP5_DEVICE)
 
 
-_SHARED = {}
-
-
-def _init(shared):
-    _SHARED.clear()
-    _SHARED.update(shared)
-
-
 def fpga_one(name):
     """One unit's iCE40 and ECP5 figures (cached by its Verilog and ``fpga_key``): ``run``'s work function."""
-    import hashlib
-
     from hdl.unit import get
 
-    from .runner import Cache, cached_call, digest
+    from .runner import SHARED, Cache, cached_call, digest
     unit = get(name)
     component = unit.build()
     verilog = to_verilog(unit, component)
-    key = digest(_SHARED["key"], hashlib.sha256(verilog.encode()).hexdigest(), sorted(unit.flows), unit.latency)
-    work = Path(_SHARED["out"]) / name
+    key = digest(SHARED["key"], verilog, sorted(unit.flows), unit.latency)
+    work = Path(SHARED["out"]) / name
 
     def compute():
         r = {"name": name, "label": unit.label}
@@ -171,7 +161,7 @@ def fpga_one(name):
             r["ecp5"], r["ecp5_nodsp"] = (ecp5(unit, work, component=component),
                                           ecp5(unit, work, dsp=False, component=component))
         return r
-    return cached_call(Cache(_SHARED["cache"]), name, key, compute)
+    return cached_call(Cache(SHARED["cache"]), name, key, compute)
 
 
 def main(argv=None):
@@ -182,7 +172,7 @@ def main(argv=None):
     from hdl.unit import UnitError, units
 
     from .report import fpga_tables
-    from .runner import TIMINGS, Cache, OutputError, Progress, run, writable_dir
+    from .runner import TIMINGS, Cache, OutputError, Progress, run, share, writable_dir
     ap = argparse.ArgumentParser(prog="python -m synth.fpga", description=main.__doc__.splitlines()[0])
     ap.add_argument("--out", default="build/fpga")
     ap.add_argument("--cache", default="build/cache/fpga", help="result cache folder (default build/cache/fpga)")
@@ -205,7 +195,7 @@ def main(argv=None):
     progress = Progress("fpga", names, args.jobs, cache.timings(), record=cache.record_timings)
     t0 = time.perf_counter()
     try:
-        done = run(names, fpga_one, args.jobs, progress, initializer=_init, initargs=(shared,))
+        done = run(names, fpga_one, args.jobs, progress, initializer=share, initargs=(shared,))
     except ToolError as e:
         sys.exit(f"fpga: {e} (finished units are cached in {cache.folder}: run again to continue)")
     finally:

@@ -38,6 +38,7 @@ from hdl.unit import UnitError, get, units
 
 from .flow import ToolError, run_tool
 from .runner import (
+    SHARED,
     TIMINGS,
     Cache,
     OutputError,
@@ -46,6 +47,7 @@ from .runner import (
     digest,
     file_digest,
     run,
+    share,
     source_digest,
     tool_version,
     writable_dir,
@@ -399,7 +401,7 @@ def main(argv=None):
     progress = Progress("pnr", names, args.jobs, cache.timings(), record=cache.record_timings)
     done = {}
     try:
-        done = run(names, pnr_one, args.jobs, progress, initializer=_init, initargs=(shared,))
+        done = run(names, pnr_one, args.jobs, progress, initializer=share, initargs=(shared,))
     finally:
         progress.close()
     results, failed = [], []
@@ -462,21 +464,12 @@ def pnr_key():
                   source_digest("synth/pnr.py", "synth/flow.py", "hdl/export.py"))
 
 
-_SHARED = {}
-
-
-def _init(shared):
-    _SHARED.clear()
-    _SHARED.update(shared)
-
-
 def pnr_one(name):
     """``run``'s work function: one unit placed and routed (cached), or ``{"error": ...}`` (not cached)."""
-    import hashlib
-    sh = _SHARED
+    sh = SHARED
     unit = get(name)
     verilog = to_verilog(unit)
-    key = digest(sh["key"], hashlib.sha256(verilog.encode()).hexdigest(), sh["density"], sh["retries"])
+    key = digest(sh["key"], verilog, sh["density"], sh["retries"])
     try:
         return cached_call(Cache(sh["cache"]), name, key, lambda: place_and_route(
             unit, Path(sh["out"]) / name, sh["density"], sh["timeout"], sh["retries"]))

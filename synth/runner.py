@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 __all__ = ["digest", "file_digest", "source_digest", "tool_version", "Cache", "Progress", "run", "clock", "cached_call",
-           "writable_dir", "OutputError"]
+           "writable_dir", "OutputError", "SHARED", "share"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = ROOT / "synth" / "timings"        # per-flow item times measured here, committed (see Cache.timings)
@@ -145,6 +145,15 @@ class Cache:
             tmp = self.folder / f"timings.json.{os.getpid()}.tmp"
             tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
             tmp.replace(self.folder / "timings.json")
+
+
+SHARED = {}                 # the run's settings in each worker process (set by ``share``, run's initializer)
+
+
+def share(settings):
+    """Make ``settings`` this process's ``SHARED`` (``run(..., initializer=share, initargs=(settings,))``)."""
+    SHARED.clear()
+    SHARED.update(settings)
 
 
 def cached_call(cache, item, key, compute):
