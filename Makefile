@@ -12,10 +12,11 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 setup: $(STAMP)
 
-## Run every test: golden model, registry, in-process RTL, real LLM, flow (tests/) and the exported RTL
-## against the golden model under cocotb (sim/); lint first.
+## Run the tests: golden model, registry, in-process RTL, real LLM, flow (tests/) and the exported RTL against
+## the golden model under cocotb (sim/); lint first. Tests marked slow (long runs with a smaller sibling here, such
+## as the proofs that take over half a minute) are left to make test-full and make formal.
 test: $(STAMP) traces lint
-	$(PY) -m pytest tests sim $(PYTEST_ARGS)
+	$(PY) -m pytest tests sim -m "not slow" $(PYTEST_ARGS)
 
 ## The golden model, the registry and in-process RTL simulation: no traces, no synthesis tools needed.
 test-golden: $(STAMP)
@@ -24,10 +25,11 @@ test-golden: $(STAMP)
 test-sim: $(STAMP) traces
 	$(PY) -m pytest sim $(PYTEST_ARGS)
 
-## make test, then every RTL bench again under Verilator (CI runs that second pass on the headline units only:
-## SIM=verilator QR_SIM_SET=headline make test-sim)
-test-full: test
-	SIM=verilator $(PY) -m pytest sim $(PYTEST_ARGS)
+## Every test, slow ones included, then every RTL bench again under Verilator (CI runs that second pass on the
+## headline units' benches only: see .ci/run)
+test-full: $(STAMP) traces lint
+	$(PY) -m pytest tests sim $(PYTEST_ARGS)
+	SIM=verilator $(PY) -m pytest sim --ignore=sim/test_lint.py $(PYTEST_ARGS)
 
 ## Small default trace set of the real LLM (3 layers, 256 tokens) -> build/traces/default.npz (once).
 traces: $(STAMP)

@@ -97,8 +97,11 @@ class DMQTensor:
         if not isinstance(self.fmt, DMQFormat):
             raise TypeError(f"fmt must be a DMQFormat, not {self.fmt!r}")
         f = self.fmt
-        check_grouped_tensor("DMQTensor", self.codes, self.scales, "scale", f.group_size, self.axis, f.qmax,
-                             f"{f.kept_bits} bits", f.max_mag, f"{f.base_bits}-bit base")
+        codes, side = check_grouped_tensor(
+            "DMQTensor", self.codes, self.scales, "scale", f.group_size, self.axis, f.qmax,
+            f"{f.kept_bits} bits", f.max_mag, f"{f.base_bits}-bit base")
+        object.__setattr__(self, "codes", codes)
+        object.__setattr__(self, "scales", side)
 
     @property
     def shape(self):

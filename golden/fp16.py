@@ -90,16 +90,28 @@ def _fma1(a, b, c):
 _fma_vec = np.frompyfunc(_fma1, 3, 1)
 
 
+def _bits(name, x):
+    """``x`` as ``uint16`` bit patterns: integers in [0, 0xFFFF] (floats are refused: ``from_float`` converts)."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be binary16 bit patterns (integers), not dtype {x.dtype}; "
+                        f"use fp16.from_float() to convert floats")
+    if x.size and (int(x.min()) < 0 or int(x.max()) > 0xFFFF):
+        bad = int(x.min()) if int(x.min()) < 0 else int(x.max())
+        raise ValueError(f"{name} holds {bad}, not a 16-bit pattern in [0, 0xFFFF]")
+    return x.astype(np.uint16)
+
+
 def fma(a, b, c):
     """Fused ``a * b + c`` on binary16 bit patterns (arrays broadcast), one rounding."""
-    out = _fma_vec(np.asarray(a, np.uint16), np.asarray(b, np.uint16), np.asarray(c, np.uint16))
+    out = _fma_vec(_bits("a", a), _bits("b", b), _bits("c", c))
     return np.asarray(out).astype(np.uint16)
 
 
 def fp16_mac_stream(a, b, load=None, en=None, init=0):
     """Accumulator (bit pattern) after each cycle for streams of binary16 operands."""
-    a = np.asarray(a, np.uint16).reshape(-1)
-    b = np.asarray(b, np.uint16).reshape(-1)
+    a = _bits("a", a).reshape(-1)
+    b = _bits("b", b).reshape(-1)
     n = a.size
     if b.size != n:
         raise ValueError(f"a and b must have one entry per cycle, got {a.size} and {b.size}")

@@ -56,7 +56,10 @@ class Accumulator:
 
 def accumulate(products, load=None, en=None, width=ACC_WIDTH, init=0):
     """Accumulator value after each cycle for a stream of products (vectorized ``Accumulator.step``)."""
-    p = np.asarray(products, dtype=np.int64).reshape(-1)
+    p = np.asarray(products)
+    if p.dtype.kind not in "iu":
+        raise TypeError(f"products must be an integer array, not dtype {p.dtype}")
+    p = p.astype(np.int64).reshape(-1)
     n = p.size
     en = np.ones(n, bool) if en is None else np.asarray(en, bool).reshape(-1)
     load = np.zeros(n, bool) if load is None else np.asarray(load, bool).reshape(-1)

@@ -89,7 +89,10 @@ def dequantize(q, scale, channel_axis=None):
     q = np.asarray(q)
     if q.dtype.kind not in "iu":
         raise TypeError(f"q must be an integer array, not dtype {q.dtype}")
-    return q.astype(np.float64) * _broadcast_scale(scale, q, channel_axis)
+    s = _broadcast_scale(scale, q, channel_axis)
+    if not (np.isfinite(s).all() and (s > 0).all()):
+        raise ValueError(f"scale must be finite and positive, got {np.asarray(scale)!r}")
+    return q.astype(np.float64) * s
 
 
 class Calibrator:
@@ -152,7 +155,13 @@ def rtn_groupwise(x, bits, group_size, axis=-1, scale_dtype=np.float16):
         xm = np.concatenate([xm, np.zeros(xm.shape[:-1] + (pad,))], axis=-1)
     grouped = xm.reshape(*xm.shape[:-1], -1, group_size)
     amax = np.abs(grouped).max(axis=-1)
-    scale = np.where(amax > 0, amax / q, 1.0).astype(scale_dtype).astype(np.float64)
+    scale = np.where(amax > 0, amax / q, 1.0)
+    big = float(np.finfo(scale_dtype).max)
+    if scale.size and scale.max() > big:
+        raise ValueError(f"a group's absolute maximum {float(amax.max())!r} needs the scale {float(scale.max())!r}, "
+                         f"beyond the largest {np.dtype(scale_dtype).name} ({big!r}): rescale x or use a wider "
+                         f"scale_dtype")
+    scale = scale.astype(scale_dtype).astype(np.float64)
     scale = np.where(scale > 0, scale, np.finfo(scale_dtype).smallest_subnormal)    # underflow in the cast
     codes = np.clip(np.rint(grouped / scale[..., None]), -q, q).astype(int_dtype(bits))
     codes = codes.reshape(*xm.shape[:-1], -1)[..., :n]

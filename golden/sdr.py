@@ -99,8 +99,11 @@ class SDRTensor:
         if not isinstance(self.fmt, SDRFormat):
             raise TypeError(f"fmt must be an SDRFormat, not {self.fmt!r}")
         f = self.fmt
-        check_grouped_tensor("SDRTensor", self.codes, self.flags, "flag", f.group_size, self.axis, f.max_code,
-                             f"{f.kept_bits} kept bits", f.max_flag, f"{f.base_bits}-bit base, {f.kept_bits} kept bits")
+        codes, side = check_grouped_tensor(
+            "SDRTensor", self.codes, self.flags, "flag", f.group_size, self.axis, f.max_code,
+            f"{f.kept_bits} kept bits", f.max_flag, f"{f.base_bits}-bit base, {f.kept_bits} kept bits")
+        object.__setattr__(self, "codes", codes)
+        object.__setattr__(self, "flags", side)
 
     @property
     def shape(self):

@@ -70,7 +70,8 @@ def check_grouped_tensor(kind, codes, side, side_name, group_size, axis, max_cod
     """The checks every compressed tensor shares (``SDRTensor``, ``DMQTensor``): integer ``codes`` with at least
     one axis and magnitudes up to ``max_code``; one integer ``side`` value (flag, scale) per group of
     ``group_size`` along ``axis``, in ``[0, side_max]``. ``kind`` names the class, ``code_note`` and ``side_note``
-    explain the limits in the messages."""
+    explain the limits in the messages. Returns read-only copies of ``codes`` and ``side``, so that a tensor checked
+    once cannot be changed in place afterwards (and the caller's arrays stay writable)."""
     codes, side = np.asarray(codes), np.asarray(side)
     for name, v in (("codes", codes), (side_name + "s", side)):
         if v.dtype.kind not in "iu":
@@ -90,3 +91,6 @@ def check_grouped_tensor(kind, codes, side, side_name, group_size, axis, max_cod
         lo, hi = int(side.min()), int(side.max())
         if lo < 0 or hi > side_max:
             raise ValueError(f"{kind} {side_name} {lo if lo < 0 else hi} is outside [0, {side_max}] ({side_note})")
+    codes, side = codes.copy(), side.copy()
+    codes.flags.writeable = side.flags.writeable = False
+    return codes, side

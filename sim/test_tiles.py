@@ -7,8 +7,8 @@
 * real layers: every output of one ``q_proj`` of the trace set (activations x weights) and one attention
   head's Q x K^T for the first tokens, each also checked against ``golden.gemm_dfree`` of the whole matrices.
   Under Verilator 64 tokens (``QR_LAYER_TOKENS``; 256 gives the whole layer of the default trace); under Icarus,
-  which runs this tile at a few hundred cycles per second, the first 4 tokens of q_proj (all 576 outputs each)
-  and 32 of Q x K^T. Whole layers and the whole model run on the native harness (``hdl.native``:
+  which runs this tile at a few hundred cycles per second, the first token of q_proj (all 576 outputs) and 32 of
+  Q x K^T. Whole layers and the whole model run on the native harness (``hdl.native``:
   ``tests/test_native.py``, ``make infer``).
 
 Settings: ``QR_SIM_CYCLES`` synthetic beats (default 2000), ``QR_TRACE_CYCLES`` real-trace beats (default
@@ -85,7 +85,7 @@ def test_tile_whole_q_proj(name, trace_set):
     u = get(name)
     x = trace_set.tensors[f"layer{LAYER:02d}.attn_in.input"].data
     w = trace_set.tensors[f"layer{LAYER:02d}.q_proj.weight"].data
-    x = x[:_layer_tokens(x.shape[0], 4)]
+    x = x[:_layer_tokens(x.shape[0], 1)]
     _whole_gemm(u, x, w, ("activation", "weight"), "q_proj")
 
 

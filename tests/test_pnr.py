@@ -36,6 +36,7 @@ def test_mac_places_routes_and_passes_drc_and_lvs(tmp_path, capsys):
 
 
 @pytest.mark.tools
+@pytest.mark.slow                                   # about a minute; the clean MAC route above runs in make test
 def test_drc_violation_and_lvs_mismatch_are_reported(tmp_path):
     """At density 0.6 qrouter ends one route of the conventional W4A4 MAC with a via beside NAND3X1_130's pin A
     (qflow 1.3.17, qrouter 1.4 here): its lone 0.4 x 0.4 um Metal1 pad is below the minimum area, and the pin is
