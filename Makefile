@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2 --durations=25
 
-.PHONY: all setup test test-full test-golden test-sim bench verilog synth readme lint clean traces traces-full synth-all analysis accuracy frontier formal fpga pnr infer infer-all
+.PHONY: all setup test test-full test-golden test-sim bench verilog synth results readme lint clean traces traces-full synth-all analysis accuracy frontier formal fpga pnr infer infer-all
 
 all: synth
 
@@ -93,9 +93,12 @@ pnr: $(STAMP)
 formal: $(STAMP)
 	$(PY) -m formal --full
 
-## README tables from build/synth-all/report.json (make synth-all; the blocks marked <!-- generated: synth TABLE -->)
-readme: $(STAMP)
-	$(PY) -m synth.readme README.md build/synth-all/report.json
+## The generated tables of README.md and docs/results.md from the reports under build/ (synth-all, infer-all,
+## formal, accuracy, frontier, pnr, analysis: the blocks marked <!-- generated: ... -->; python -m synth.results --help)
+results: $(STAMP)
+	$(PY) -m synth.results
+
+readme: results
 
 ## Verilog of every registered unit -> build/verilog/ (python -m hdl.export --list names them)
 verilog: $(STAMP)

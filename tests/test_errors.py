@@ -132,3 +132,36 @@ def test_hand_built_sdr_tensor_is_checked(codes, flags, fmt, axis, exc, msg):
         flags = np.asarray(flags, np.int64)
     with pytest.raises(exc, match=msg):
         G.SDRTensor(codes, flags, fmt, axis)
+
+
+def test_a_checked_tensor_cannot_be_changed_in_place():
+    """A tensor is checked once, when built: its arrays are read-only copies afterwards (a flag of 15 written
+    in place would decompress to -32768), and the caller's own arrays stay writable."""
+    codes = np.zeros((2, 16), np.int8)
+    t = G.compress(np.arange(-16, 16, dtype=np.int16).reshape(2, 16), G.A16_K4)
+    for arr in (t.codes, t.flags):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0, 0] = 15
+    mine = G.SDRTensor(codes, np.zeros((2, 1), np.uint8), G.A16_K4, -1)
+    codes[0, 0] = 7                                   # the caller's array: still writable, the tensor unchanged
+    assert mine.codes[0, 0] == 0
+
+
+@pytest.mark.parametrize("call, exc, msg", [
+    (lambda: G.fp16.fma(1.0, 1.0, 0.0), TypeError, r"a must be binary16 bit patterns .*not dtype float64; use "
+     r"fp16.from_float"),
+    (lambda: G.fp16.fma(0x3C00, -1, 0), ValueError, r"b holds -1, not a 16-bit pattern in \[0, 0xFFFF\]"),
+    (lambda: G.fp16.fp16_mac_stream([0x10000], [0]), ValueError, r"a holds 65536, not a 16-bit pattern"),
+    (lambda: G.dequantize(np.array([1, 2]), float("nan")), ValueError, "scale must be finite and positive"),
+    (lambda: G.dequantize(np.array([1, 2]), -0.5), ValueError, "scale must be finite and positive"),
+    (lambda: G.quant.rtn_groupwise(np.array([1e30, 1.0]), 4, 2), ValueError,
+     r"absolute maximum 1e\+30 needs the scale .* beyond the largest float16 \(65504.0\)"),
+    (lambda: G.accumulate([1.5, 2.5]), TypeError, "products must be an integer array, not dtype float64"),
+])
+def test_golden_api_refuses_what_it_would_get_wrong(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()
+
+
+def test_fp16_fma_on_bit_patterns_still_works():
+    assert int(G.fp16.fma(0x3C00, 0x3C00, 0)) == 0x3C00 and int(G.fp16.fma(np.uint16(0x3C00), 0x4000, 0x3C00)) == 0x4200
