@@ -11,7 +11,6 @@ FuseSoC CAPI2 core with ``sim`` (Icarus), ``lint`` (Verilator) and ``synth`` (Yo
 """
 
 import argparse
-import importlib
 import inspect
 import os
 import re
@@ -20,21 +19,14 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from .unit import UnitError, get, units
+from .catalog import KINDS, get, units
+from .unit import UnitError
 
-__all__ = ["to_verilog", "export", "export_custom", "build_custom", "flow_files", "COMPONENTS", "TIMESCALE",
+__all__ = ["to_verilog", "export", "export_custom", "build_custom", "flow_files", "TIMESCALE",
            "CLOCK_NS"]
 
 TIMESCALE = "`timescale 1ns/1ps"
 CLOCK_NS = 10.0                     # the clock of the synthesis report (python -m synth --clock-ns)
-# kinds of unit ``--custom`` builds: module and class; parameters are the class's keyword arguments
-COMPONENTS = {
-    "dot": ("hdl.dot", "DotProductUnit"), "dot_int": ("hdl.dot", "IntDotProductUnit"),
-    "mac_dfree": ("hdl.macs", "DecompressionFreeMAC"), "mac_conv": ("hdl.macs", "ConventionalMAC"),
-    "mac_int": ("hdl.macs", "IntMAC"), "mac_fp16": ("hdl.fp16_mac", "FP16MAC"),
-    "encoder": ("hdl.sdr_encoder", "SDREncoder"), "decoder": ("hdl.sdr_decoder", "SDRDecoder"),
-    "tile": ("hdl.tile", "GemmTile"), "tile_int": ("hdl.tile", "IntGemmTile"),
-}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -129,12 +121,13 @@ def _parse_value(text):
 
 
 def build_custom(kind, params):
-    """The component of ``kind`` (a key of ``COMPONENTS``) with keyword ``params``; a clear ``UnitError`` for an
-    unknown kind or parameter, the component's own message for a bad value."""
-    if kind not in COMPONENTS:
-        raise UnitError(f"unknown component kind {kind!r}; known: {', '.join(COMPONENTS)}")
-    mod, cls = COMPONENTS[kind]
-    component = getattr(importlib.import_module(mod), cls)
+    """The component of ``kind`` (a key of ``hdl.catalog.KINDS``, which the unit families declare) with keyword
+    ``params``; a clear ``UnitError`` for an unknown kind or parameter, the component's own message for a bad
+    value."""
+    if kind not in KINDS:
+        raise UnitError(f"unknown component kind {kind!r}; known: {', '.join(KINDS)}")
+    component = KINDS[kind]
+    cls = component.__name__
     accepted = [p for p in inspect.signature(component.__init__).parameters if p != "self"]
     bad = sorted(set(params) - set(accepted))
     if bad:
@@ -194,11 +187,10 @@ def main(argv=None):
             sys.stdout = open(os.devnull, "w")
         return 0
     if args.custom == "help":
-        for kind, (mod, cls) in COMPONENTS.items():
-            comp = getattr(importlib.import_module(mod), cls)
+        for kind, comp in KINDS.items():
             sig = ", ".join(f"{p.name}={p.default!r}" for p in inspect.signature(comp.__init__).parameters.values()
                             if p.name != "self")
-            print(f"{kind:10s} {cls}({sig})")
+            print(f"{kind:12s} {comp.__name__}({sig})")
         return 0
     try:
         if args.custom:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .catalog import get
 from .export import TIMESCALE, to_verilog
-from .unit import get
 
 __all__ = ["NativeTile", "NativeError", "Problem", "verilator_env", "run_problems", "decode", "HARNESS"]
 

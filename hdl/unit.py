@@ -6,8 +6,8 @@ Amaranth component, its golden model (input port streams -> expected output port
 synthetic data becomes its port values (``stimulus``), its exhaustive and corner-case segments, its report
 table, label and area groups. ``sim/`` (cocotb benches), ``tests/`` (in-process simulation), ``synth/``
 (activity, gate-level simulation, flow, report) and ``hdl.export`` read only descriptors; nothing branches on
-a class name. ``hdl.catalog`` registers the project's units; adding a unit is its Amaranth module, its golden
-function and one ``register(Unit(...))``.
+a class name. ``hdl.catalog`` registers the project's units (this module never imports it); adding a unit is its
+Amaranth module, its golden function and one ``register(Unit(...))``.
 
 Port streams ("drives") are dicts of NumPy integer arrays, one entry per clock cycle: ``(cycles,)`` for a
 scalar port, ``(cycles, k)`` for an array port of ``k`` elements (``data.ArrayLayout``). Sign-magnitude
@@ -182,7 +182,9 @@ class Unit:
     and Verilator) run the unit; the larger tiles, which Icarus runs at tens of cycles per second, are checked
     in-process (``tests/test_tile.py``) and by the native Verilator harness (``tests/test_native.py``) instead.
     ``headline``: whether ``make synth`` (the README's first command) covers the unit; ``make synth-all`` covers
-    every unit.
+    every unit. ``pnr``: whether ``make pnr`` places and routes it by default. ``schemes``: the accuracy-sweep
+    schemes (``llmstudy.accuracy``) whose arithmetic the unit computes bit for bit (a dot-product unit: its
+    products and sums; an encoder: the activations' razoring), for the accuracy-versus-silicon frontier.
     """
     name: str
     component: type
@@ -204,6 +206,8 @@ class Unit:
     protocol: str = "cycle"
     cocotb: bool = True
     headline: bool = False
+    pnr: bool = False
+    schemes: tuple = ()
 
     def build(self):
         return self.component(**self.params)
@@ -326,22 +330,19 @@ def unregister(name):
     _REGISTRY.pop(name, None)
 
 
-def _load_catalog():
-    from . import catalog  # noqa: F401  (registers the project's units on import)
-
-
 def get(name):
-    _load_catalog()
+    """The registered unit ``name``. The project's units are registered by importing ``hdl.catalog`` (which
+    re-exports this function; use it from there)."""
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UnitError(f"unknown unit {name!r}; known units: {', '.join(sorted(_REGISTRY))}") from None
+        known = ", ".join(sorted(_REGISTRY)) or "none (import hdl.catalog to register the project's units)"
+        raise UnitError(f"unknown unit {name!r}; known units: {known}") from None
 
 
 def units(names=None, table=None, protocol=None):
     """Registered units (all, or ``names`` in order, every name checked before any is returned); ``table``,
-    ``protocol`` (``"cycle"`` or ``"stream"``) filter the registry."""
-    _load_catalog()
+    ``protocol`` (``"cycle"`` or ``"stream"``) filter the registry (filled by importing ``hdl.catalog``)."""
     if names:
         return [get(n) for n in names]
     return [u for u in _REGISTRY.values()

@@ -32,18 +32,22 @@ COLUMNS = 16
 GROUPS = (8, 16, 32, 64, 128)
 
 
+def _group(unit):
+    return unit.params.get("group_size")
+
+
 def _candidates():
-    """``(scheme, family, dot-product unit names in order of preference, quantizer unit or None)``."""
-    out = []
-    for g in GROUPS:
-        out.append((f"W4A4 g{g}", "QRazor W4A4", [f"dot16_w4a4_g{g}", "dot16_w4a4"], f"sdr_encoder_a16k4_g{g}"))
-        out.append((f"W4A8 g{g}", "QRazor W4A8", [f"dot16_w4a8_g{g}", "dot16_w4a8"], f"sdr_encoder_a16k8_g{g}"))
-        out.append((f"DMQ W4A4 g{g}", "DMQ INT4 W4A4", [f"dot16_dmq_w4a4_g{g}", "dot16_dmq_w4a4_g16"],
-                    f"dmq_encoder_a16k4_g{g}"))
-    out.append(("W8A8", "INT 8x8", ["dot16_int8x8", "dot16_int8x8_merged"], None))
-    out.append(("W8A16", "INT 16x8", ["dot16_int16x8", "dot16_int16x8_merged"], None))
-    out.append(("float", "FP16 MAC", ["mac_fp16"], None))
-    return out
+    """``(scheme, dot-product units (16 lanes) that compute it, its activation quantizer or None)`` from the
+    descriptors (``Unit.schemes``), in registry order."""
+    from hdl.catalog import units
+    dots, quant = {}, {}
+    for u in units():
+        for s in u.schemes:
+            if u.table.per == "element":
+                quant[s] = u.name
+            else:
+                dots.setdefault(s, []).append(u)
+    return [(s, us, quant.get(s)) for s, us in dots.items()]
 
 
 def _power(r):
@@ -57,16 +61,16 @@ def points(acc, synth):
     units = {u["name"]: u for u in synth["units"]}
     clock = synth["meta"].get("clock_ns", 10.0)
     out = []
-    for scheme, family, dots, enc in _candidates():
+    for scheme, dots, enc in _candidates():
         if scheme not in res:
             continue
-        have = [units[d] for d in dots if d in units]
+        have = [(u, units[u.name]) for u in dots if u.name in units]
         if not have:
             continue
-        if family.startswith("INT"):
-            dot = min(have, key=lambda u: u["area_um2"])
-        else:
-            dot = have[0]
+        g = int(scheme.rsplit(" g", 1)[1]) if " g" in scheme else None
+        native = [h for h in have if _group(h[0]) == g]          # a unit of the scheme's own group size first,
+        unit, dot = min(native or have, key=lambda h: h[1]["area_um2"])   # then the smaller (INT: tree or merged)
+        family = unit.label.split(",")[0]                       # "QRazor W4A4, g=16" -> "QRazor W4A4"
         if enc is not None and enc not in units:
             continue
         lanes = dot.get("per") or 1
@@ -82,7 +86,7 @@ def points(acc, synth):
             q_energy = q_mw * clock / per / COLUMNS
             src = src if q_src == src else f"{src}; quantizer {q_src}"
         out.append(dict(scheme=scheme, family=family, unit=dot["name"], quantizer=enc,
-                        stand_in=dot["name"] != dots[0] and " g" in scheme and not scheme.endswith(" g16"),
+                        stand_in=g is not None and _group(unit) != g,
                         perplexity=res[scheme]["perplexity"], last_word_acc=res[scheme].get("last_word_acc"),
                         area_per_lane=area + q_area, quantizer_area_per_lane=q_area,
                         energy_pj_per_mac=energy + q_energy, quantizer_energy_pj=q_energy, power_source=src))

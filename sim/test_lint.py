@@ -5,8 +5,8 @@ import subprocess
 import pytest
 from harness import VERILATOR_WAIVERS, verilator_env
 
+from hdl.catalog import get, units
 from hdl.export import to_verilog
-from hdl.unit import get, units
 
 
 @pytest.mark.parametrize("name", [u.name for u in units()])

@@ -20,8 +20,7 @@ import pytest
 from harness import check_stream, env_int, selected, simulator
 
 import golden as G
-from hdl.catalog import tile_gemm
-from hdl.unit import get, units
+from hdl.catalog import get, tile_gemm, units
 
 NAMES = selected([u for u in units(protocol="stream") if u.cocotb])
 LAYER = 0                                   # the trace set's first traced decoder layer

@@ -12,7 +12,8 @@ import pytest
 from harness import BUILD, bench_stimulus, check, env_int, run_bench, selected, simulator
 
 from golden.streams import SyntheticSource
-from hdl.unit import concat, get, units
+from hdl.catalog import get, units
+from hdl.unit import concat
 
 NAMES = selected(units(protocol="cycle"))
 
@@ -31,14 +32,15 @@ def _icarus_budget(u):
     """(corner, synthetic, real-trace) cycles for the wide encoders on Icarus, which evaluates a g = 128 encoder
     at a few groups per second. g = 16: every corner group and 1,024 groups each of synthetic and real data (the
     g = 16 encoders but the pipelined one are headline units, which CI runs again under Verilator on the whole
-    stream); g >= 32: 8,192 elements (256 groups at g = 32, 64 at g = 128), half of them the first corner groups,
-    a quarter synthetic, a quarter real-trace. Verilator (and the in-process tests) run every corner and the whole
+    stream); g = 32: 8,192 elements (256 groups), g >= 64: 4,096 (64 groups at g = 64, 32 at g = 128, where Icarus
+    manages a few groups per second), half of them the first corner groups, a quarter synthetic, a quarter
+    real-trace. Verilator (and the in-process tests) run every corner and the whole
     stream. None: the full bench."""
     if simulator() == "verilator" or u.per < 16 or u.table.per != "element":
         return None
     if u.per == 16:
         return None, 1024, 1024
-    n = 8192 // u.per
+    n = (8192 if u.per == 32 else 4096) // u.per
     return n // 2, n // 4, n - n // 2 - n // 4
 
 

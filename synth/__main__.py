@@ -19,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from hdl.catalog import units
 from hdl.export import to_verilog
-from hdl.unit import UnitError, units
+from hdl.unit import UnitError
 from llmstudy import traces
 
 from . import fpga, gatesim, libpower

@@ -144,7 +144,7 @@ def fpga_key():
 
 def fpga_one(name):
     """One unit's iCE40 and ECP5 figures (cached by its Verilog and ``fpga_key``): ``run``'s work function."""
-    from hdl.unit import get
+    from hdl.catalog import get
 
     from .runner import SHARED, Cache, cached_call, digest
     unit = get(name)
@@ -169,7 +169,8 @@ def main(argv=None):
     that asks, one per core, cached per unit (a killed run continues where it stopped)."""
     import os
 
-    from hdl.unit import UnitError, units
+    from hdl.catalog import units
+    from hdl.unit import UnitError
 
     from .report import fpga_tables
     from .runner import TIMINGS, Cache, OutputError, Progress, run, share, writable_dir

@@ -33,8 +33,9 @@ import sys
 import time
 from pathlib import Path
 
+from hdl.catalog import get, units
 from hdl.export import to_verilog
-from hdl.unit import UnitError, get, units
+from hdl.unit import UnitError
 
 from .flow import ToolError, run_tool
 from .runner import (
@@ -59,17 +60,11 @@ TECH = "osu018"
 TECH_DIR = Path("/usr/share/qflow/tech/osu018")
 STEPS = ("synthesize", "place", "sta", "route", "backanno", "migrate", "drc", "lvs", "gdsii")
 TIMEOUT = 3600
-DEFAULT_TABLES = ("mac", "decoder")
-# dmq_encoder_a16k4_g16 is not in the default set: its qflow run (16 combinational dividers) did not finish in
-# 3,600 s here; run it by name with a longer --timeout
-DEFAULT_EXTRA = ("sdr_encoder_a16k4_g16", "dot4_w4a4", "dot4_w4a4_dsp2", "dot4_int16x8", "dot4_int8x8", "dot16_w4a4",
-                 "dot16_w4a4_dsp2", "dot16_int8x8",
-                 "dot16_dmq_w4a4_g16")
-
-
 def default_units():
-    names = [u.name for u in units() if u.table.key in DEFAULT_TABLES and u.protocol == "cycle"]
-    return names + [n for n in DEFAULT_EXTRA if n not in names]
+    """The units whose descriptors say ``pnr`` (``hdl.catalog``: the MACs, the decoders, the g = 16 A16 encoder and
+    the small and 16-lane dot-product units). dmq_encoder_a16k4_g16 is not among them: its qflow run (16
+    combinational dividers) did not finish in 3,600 s here; run it by name with a longer --timeout."""
+    return [u.name for u in units() if u.pnr]
 
 
 def _lef_sizes(lef):
@@ -357,8 +352,7 @@ def report_markdown(results, failed, meta, synth=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m synth.pnr", description=__doc__.splitlines()[0])
-    ap.add_argument("units", nargs="*", help=f"default: the {' and '.join(DEFAULT_TABLES)} tables and "
-                                             f"{', '.join(DEFAULT_EXTRA)}")
+    ap.add_argument("units", nargs="*", help="default: the units whose descriptors say pnr (hdl.catalog)")
     ap.add_argument("--density", type=float, default=0.6, help="graywolf initial density (default 0.6)")
     ap.add_argument("--out", type=Path, default=Path("build/pnr"))
     ap.add_argument("--synth", type=Path, default=Path("build/synth/report.json"),

@@ -21,7 +21,8 @@ import re
 import sys
 from pathlib import Path
 
-from hdl.unit import UnitError, get
+from hdl.catalog import get
+from hdl.unit import UnitError
 
 from .report import _paper_table, _ratio_table, _shared_table, _throughput_table, _unit_table, ratio_rows, tables
 
@@ -89,7 +90,8 @@ def headline_block(data, source):
             if not _headline(r["name"]):
                 continue
             power, what = (gl, "timed gate-level, real traces") if gl else (sta, "OpenSTA, real-trace activity")
-            lines.append(f"| {lab} | {table.key} | {blab} | **{area:.3f}x** | **{power:.3f}x** | {what} | {r['fmax_mhz']:.0f} |")
+            lines.append(f"| {lab} | {table.key} | {blab} | **{area:.3f}x** | **{power:.3f}x** | {what} | "
+                         f"{r['fmax_mhz']:.0f} |")
     return "\n".join(lines) + "\n"
 
 

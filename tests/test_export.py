@@ -24,7 +24,7 @@ def test_custom_unit_equals_the_registered_one(tmp_path):
 
 
 @pytest.mark.parametrize("kind,params,msg", [
-    ("nope", {}, "unknown component kind 'nope'; known: dot, dot_int"),
+    ("nope", {}, "unknown component kind 'nope'; known: mac_dfree, mac_conv, .*, dmq_encoder, dot_dmq, tile, tile_int"),
     ("dot", {"lane": 8}, r"dot \(DotProductUnit\) has no parameter\(s\) \['lane'\]; accepted: lanes, group_size"),
     ("dot", {"lanes": 12}, r"dot \(DotProductUnit\): lanes must be a power of two in \[1, 64\], not 12"),
     ("tile", {"rows": 0}, r"tile \(GemmTile\): rows must be in \[1, 16\], not 0"),
@@ -74,3 +74,11 @@ def test_fusesoc_builds_the_exported_core_with_icarus(tmp_path):
     v = tmp_path / "cores" / "tile2x2.v"
     v.write_text(v.read_text().replace("endmodule", "endmodul", 1))
     assert _fusesoc(tmp_path / "cores", "tile2x2", tmp_path).returncode != 0
+
+
+def test_custom_kinds_are_the_families_kinds(tmp_path):
+    """--custom builds every kind the unit families declare (hdl.catalog.KINDS), the DMQ units included."""
+    from hdl.catalog import KINDS
+    assert {"dot", "encoder", "tile", "dmq_encoder", "dot_dmq"} <= set(KINDS)
+    paths = export_custom(tmp_path, "dmq_encoder", {"group_size": 8}, name="dmq8")
+    assert "module dmq8" in paths[0].read_text()

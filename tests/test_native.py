@@ -11,8 +11,7 @@ import pytest
 import golden as G
 from golden.quant import narrow
 from hdl import native
-from hdl.catalog import tile_formats
-from hdl.unit import units
+from hdl.catalog import tile_formats, units
 
 # The 4 x 4 tiles (QRazor W4A4, W4A8, INT 8x8): each harness build costs 15-20 s here, an 8 x 8 tile's about 50 s.
 # The 8 x 8 tiles are checked in-process against their golden models (tests/test_tile.py) and run every GEMM of

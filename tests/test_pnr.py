@@ -3,7 +3,7 @@ routed result, and clear errors for bad options. ``make pnr`` runs the full set.
 
 import pytest
 
-from hdl.unit import get
+from hdl.catalog import get
 from synth import pnr
 
 

@@ -5,9 +5,9 @@ edit anywhere else; descriptor and stimulus errors are clear."""
 import pytest
 
 from hdl import insim
-from hdl.catalog import MAC_TABLE, int_mac
+from hdl.catalog import MAC_TABLE, get, int_mac, units
 from hdl.export import to_verilog
-from hdl.unit import UnitError, concat, get, register, split_lanes, units, unregister
+from hdl.unit import UnitError, concat, register, split_lanes, unregister
 
 
 @pytest.fixture

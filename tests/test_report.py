@@ -2,7 +2,7 @@
 
 import pytest
 
-from hdl.unit import get
+from hdl.catalog import get
 from synth.report import ratio_rows, shared_encoder_rows, throughput_rows
 
 

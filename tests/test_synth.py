@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from hdl.unit import get
+from hdl.catalog import get
 from synth import flow, gatesim, libpower
 from synth.activity import activity
 

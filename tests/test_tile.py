@@ -10,9 +10,8 @@ import pytest
 
 import golden as G
 from hdl import insim
-from hdl.catalog import A4, A8, W4, gemm_tile_unit
+from hdl.catalog import A4, A8, W4, gemm_tile_unit, get, units
 from hdl.tile import GemmTile
-from hdl.unit import get, units
 
 STREAM_UNITS = [u.name for u in units(protocol="stream")]
 

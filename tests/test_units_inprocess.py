@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hdl import insim
-from hdl.unit import expected_lanes, get, units
+from hdl.catalog import get, units
+from hdl.unit import expected_lanes
 
 NAMES = [u.name for u in units(protocol="cycle")]
 CLOCKED = [u.name for u in units(protocol="cycle") if u.clocked]
