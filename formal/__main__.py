@@ -24,7 +24,8 @@ from synth.runner import (
 )
 from synth.runner import run as run_jobs
 
-from . import FormalError, _yosys, proofs, run
+from . import FormalError, proofs, run
+from .core import _yosys
 
 
 def _work(todo, out, cache, base):
