@@ -17,7 +17,7 @@ from golden.dmq import DMQFormat
 from golden.validate import check_power_of_two
 
 from .dot import MAX_LANES, _Dot, _SignedProducts, _Trees
-from .parts import SignMag, check_width
+from .parts import SignMag, check_bool, check_width
 from .sdr_encoder import MAX_GROUP, saturated_magnitudes
 
 __all__ = ["DMQEncoder", "DMQDotProductUnit", "RoundingDivider"]
@@ -94,7 +94,7 @@ class DMQEncoder(wiring.Component):
         check_power_of_two("group_size", group_size, 1, MAX_GROUP)
         self.fmt = DMQFormat(base_bits, kept_bits, group_size)
         self.group_size, self.base_bits, self.kept_bits = group_size, base_bits, kept_bits
-        self.pipeline = bool(pipeline)
+        self.pipeline = check_bool("pipeline", pipeline)
         self.mag_bits = self.fmt.mag_bits
         super().__init__({
             "x": In(data.ArrayLayout(signed(base_bits), group_size)),

@@ -138,9 +138,27 @@ def build_custom(kind, params):
         raise UnitError(f"{kind} ({cls}): {e}") from None
 
 
-def export_custom(out, kind, params, name=None, clock_ns=CLOCK_NS):
-    """Build ``kind`` from ``params`` and write its Verilog and flow files to ``out`` (checked before writing)."""
+# Elaborating a tile takes about 0.0095 s per lane-or-shifter here (8 x 8 x 16: 11 s; 8 x 8 x 32 at g = 4: 29 s);
+# above BIG_SECONDS a --custom tile is refused unless --big says so
+SECONDS_PER_SLICE, BIG_SECONDS = 0.0095, 120
+
+
+def estimated_seconds(component):
+    """Elaboration time to expect for a tile (R x C x (L + 2 x shifts per step) slices), 0 for smaller units."""
+    rows, cols = getattr(component, "rows", None), getattr(component, "cols", None)
+    if rows is None or cols is None:
+        return 0.0
+    return SECONDS_PER_SLICE * rows * cols * (component.lanes + 2 * getattr(component, "sub", 0))
+
+
+def export_custom(out, kind, params, name=None, clock_ns=CLOCK_NS, big=False):
+    """Build ``kind`` from ``params`` and write its Verilog and flow files to ``out`` (checked before writing). A
+    tile whose elaboration is estimated above ``BIG_SECONDS`` is refused unless ``big``."""
     component = build_custom(kind, params)                 # the parameters are checked before the name
+    est = estimated_seconds(component)
+    if est > BIG_SECONDS and not big:
+        raise UnitError(f"{kind} with {params} is large: elaborating it would take about {est / 60:.0f} min here "
+                        f"(and gigabytes of memory); pass --big to build it anyway")
     name = name or kind + "".join(f"_{k}{v}" for k, v in params.items())
     if not _IDENT.fullmatch(name):
         raise UnitError(f"module name {name!r} is not a Verilog identifier (letters, digits, _; not a digit first)")
@@ -173,6 +191,7 @@ def main(argv=None):
     ap.add_argument("--custom", metavar="KIND", help="build a unit from KEY=VALUE parameters (names) instead; "
                                                      "--custom help lists the kinds")
     ap.add_argument("--name", help="module name of a --custom unit (default: KIND and its parameters)")
+    ap.add_argument("--big", action="store_true", help=f"build a --custom tile estimated to take over {BIG_SECONDS} s")
     args = ap.parse_args(argv)
     if args.list and (args.names or args.custom):
         ap.error("--list takes no unit names and no --custom")
@@ -202,7 +221,7 @@ def main(argv=None):
                 if key in params:
                     raise UnitError(f"parameter {key} given twice ({key}={params[key]!r} and {item})")
                 params[key] = _parse_value(value)
-            paths = export_custom(args.out, args.custom, params, args.name)
+            paths = export_custom(args.out, args.custom, params, args.name, big=args.big)
         else:
             paths = export(args.out, args.names)
         for p in paths:

@@ -17,6 +17,13 @@ __all__ = ["register_inputs", "operand_formats", "flag_bits", "SignMag", "check_
            "IntMultiplier", "BarrelShifter", "Accumulator"]
 
 
+def check_bool(name, value):
+    """``value`` as a ``bool``: ``True``/``False`` (or 0/1); anything else (``"no"``, 2, None) is an error."""
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, not {value!r}")
+
+
 def register_inputs(component, m, names):
     """Stage-1 registers (sync domain) for the input ports ``names`` of ``component`` plus ``en`` and ``load``;
     returns ``{name: registered copy}``. Every MAC and dot-product unit registers its operands this way."""

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from golden.sdr import FLAG_BITS, SDRFormat
 from golden.validate import check_power_of_two
 
-from .parts import SignMag
+from .parts import SignMag, check_bool
 
 __all__ = ["SDREncoder", "MAX_GROUP", "saturated_magnitudes"]
 
@@ -72,7 +72,7 @@ class SDREncoder(wiring.Component):
         check_power_of_two("group_size", group_size, 1, MAX_GROUP)   # the RTL's limit; the format allows more
         self.fmt = SDRFormat(base_bits, kept_bits, group_size)  # the golden model's rules and messages
         self.group_size, self.base_bits, self.kept_bits = group_size, base_bits, kept_bits
-        self.pipeline = bool(pipeline)
+        self.pipeline = check_bool("pipeline", pipeline)
         self.mag_bits = self.fmt.mag_bits
         super().__init__({
             "x": In(data.ArrayLayout(signed(base_bits), group_size)),

@@ -260,11 +260,14 @@ def main(argv=None):
     if windows < 1 or args.seq_len < 2:
         ap.error(f"need at least 1 window of at least 2 tokens, not {windows} x {args.seq_len}")
     try:
+        settings.writable_dir(args.out)               # checked before the sweep, not after it
+    except settings.OutputError as e:
+        ap.error(f"--out: {e}")
+    try:
         res, meta = sweep(schemes, windows, args.seq_len, cal_windows=2 if args.quick else 8,
                           model_path=args.model)
     except llm.TextError as e:
         sys.exit(f"accuracy: --windows {windows} --seq-len {args.seq_len}: {e}")
-    args.out.mkdir(parents=True, exist_ok=True)
     md = report_markdown(res, meta)
     settings.write_atomic(args.out / "table8.md", md)
     settings.write_atomic(args.out / "table8.json", json.dumps(dict(meta=meta, results=res), indent=1))

@@ -148,6 +148,10 @@ def main(argv=None):
                                                "else build/traces/default.npz)")
     ap.add_argument("--out", type=Path, default=settings.build_dir("analysis"))
     args = ap.parse_args(argv)
+    try:
+        settings.writable_dir(args.out)               # checked before the trace is read
+    except settings.OutputError as e:
+        sys.exit(f"analysis: {e}")
     trace = args.trace
     if trace is None:
         full = settings.full_trace()
@@ -157,7 +161,6 @@ def main(argv=None):
     except traces.TraceError as e:
         sys.exit(f"analysis: {e}")
     summ = summary(analyse(ts))
-    args.out.mkdir(parents=True, exist_ok=True)
     settings.write_atomic(args.out / "figure2.md", report_markdown(summ, ts.meta))
     settings.write_atomic(args.out / "figure2.json", json.dumps(dict(meta=ts.meta, stats=summ), indent=1))
     plot(summ, args.out / "figure2.png")

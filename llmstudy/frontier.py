@@ -21,6 +21,7 @@ scale per cycle); where a g has no unit of its own, its g = 16 unit stands for i
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -91,6 +92,32 @@ def points(acc, synth):
                         area_per_lane=area + q_area, quantizer_area_per_lane=q_area,
                         energy_pj_per_mac=energy + q_energy, quantizer_energy_pj=q_energy, power_source=src))
     return out
+
+
+def _positive(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def check_reports(acc, synth):
+    """The fields ``points`` reads, each checked: a ``ValueError`` names the first bad one (a NaN perplexity would
+    land on the Pareto front; a negative area or a zero clock would make nonsense per-lane figures)."""
+    if not isinstance(acc, dict) or not isinstance(acc.get("results"), dict):
+        raise ValueError("the accuracy report is not an object with 'results' (make accuracy writes one)")
+    if not isinstance(synth, dict) or not isinstance(synth.get("units"), list):
+        raise ValueError("the synthesis report is not an object with a 'units' list (make synth writes one)")
+    for name, r in acc["results"].items():
+        if not isinstance(r, dict) or not _positive(r.get("perplexity")):
+            raise ValueError(f"scheme {name!r}: perplexity {r.get('perplexity') if isinstance(r, dict) else r!r} "
+                             "is not a finite positive number")
+    clock = (synth.get("meta") or {}).get("clock_ns", 10.0)
+    if not _positive(clock):
+        raise ValueError(f"the synthesis report's clock_ns {clock!r} is not a finite positive number")
+    for u in synth["units"]:
+        if not isinstance(u, dict) or not isinstance(u.get("name"), str):
+            raise ValueError(f"a synthesis report row without a name: {str(u)[:80]}")
+        for key in ("area_um2", "power_mw"):
+            if not _positive(u.get(key)):
+                raise ValueError(f"unit {u['name']}: {key} {u.get(key)!r} is not a finite positive number")
 
 
 def pareto(pts, cost):
@@ -173,15 +200,20 @@ def main(argv=None):
     ap.add_argument("--synth", type=Path, default=settings.build_dir("synth", "report.json"))
     ap.add_argument("--out", type=Path, default=settings.build_dir("frontier"))
     args = ap.parse_args(argv)
+    try:
+        settings.writable_dir(args.out)
+    except settings.OutputError as e:
+        raise SystemExit(f"frontier: {e}") from None
     acc = _load(args.accuracy, "the accuracy sweep", "make accuracy")
     syn = _load(args.synth, "the synthesis report", "make synth")
-    if "results" not in acc or "units" not in syn:
-        raise SystemExit(f"frontier: {args.accuracy} or {args.synth} is not a report of this project's version")
+    try:
+        check_reports(acc, syn)
+    except ValueError as e:
+        raise SystemExit(f"frontier: {e}") from None
     pts = points(acc, syn)
     if not pts:
         raise SystemExit("frontier: no scheme has both an accuracy result and synthesized hardware; run "
                          "`make accuracy` and `make synth` (or python -m synth --table dot16 --table encoder)")
-    args.out.mkdir(parents=True, exist_ok=True)
     md = report_markdown(pts, acc["meta"], syn["meta"])
     fa, fe = pareto(pts, "area_per_lane"), pareto(pts, "energy_pj_per_mac")
     settings.write_atomic(args.out / "frontier.md", md)

@@ -40,4 +40,26 @@ def write_atomic(path, data):
             tmp.write_text(data)
         tmp.replace(path)
     finally:
-        tmp.unlink(missing_ok=True)
+        try:                                        # a failed cleanup must not hide the error that caused it
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+class OutputError(ValueError):
+    """An output folder that cannot be written (named in the message)."""
+
+
+def writable_dir(path):
+    """``path`` as a folder this process can write (created if missing), checked before any work starts."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"output folder {p} is a file; give a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise OutputError(f"cannot write to output folder {p}: {e.strerror or e}") from None
+    return p

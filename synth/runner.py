@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from llmstudy.settings import OutputError, writable_dir  # the one copy, shared with the LLM study
+
 __all__ = ["digest", "file_digest", "source_digest", "tool_version", "Cache", "Progress", "run", "clock", "cached_call",
            "writable_dir", "OutputError", "SHARED", "share"]
 
@@ -323,20 +325,3 @@ def run(names, work, jobs=1, progress=None, pool="process", initializer=None, in
     return results
 
 
-class OutputError(OSError):
-    """An output folder that cannot be created or written."""
-
-
-def writable_dir(path):
-    """``path`` as a folder this process can write (created if missing), checked before any work starts."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise OutputError(f"output folder {p} is a file; give a folder")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-        probe = p / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise OutputError(f"cannot write to output folder {p}: {e.strerror or e}") from None
-    return p

@@ -106,3 +106,21 @@ def test_accuracy_report_states_the_noise():
     assert "rests on 100 words: one word is 1.0 points" in md and "standard error at the reference's 25.0 % is " \
         "4.3 points" in md
     assert "18.0 to 23.5 across the 2 windows" in md
+
+
+@pytest.mark.parametrize("change, msg", [
+    (lambda a, s: a["results"]["W8A8"].update(perplexity=float("nan")), "scheme 'W8A8': perplexity nan"),
+    (lambda a, s: a["results"]["W8A8"].update(perplexity=-3.0), "scheme 'W8A8': perplexity -3.0"),
+    (lambda a, s: s["units"][0].update(area_um2=-1.0), "unit dot16_w4a4: area_um2 -1.0"),
+    (lambda a, s: s["meta"].update(clock_ns=0), "clock_ns 0 is not a finite positive number"),
+    (lambda a, s: a.pop("results"), "the accuracy report is not an object with 'results'"),
+])
+def test_reports_with_impossible_values_are_refused(change, msg, tmp_path):
+    acc, syn = _reports()
+    change(acc, syn)
+    (tmp_path / "a.json").write_text(json.dumps(acc))
+    (tmp_path / "s.json").write_text(json.dumps(syn))
+    with pytest.raises(SystemExit, match=msg):
+        frontier.main(["--accuracy", str(tmp_path / "a.json"), "--synth", str(tmp_path / "s.json"),
+                       "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o" / "frontier.md").exists()

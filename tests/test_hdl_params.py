@@ -42,3 +42,12 @@ def test_widths_follow_the_format():
     assert enc.latency == 1 and len(enc.flag) == 4 and len(enc.x.as_value()) == 64
     for unit in (mac, enc):
         unit._MustUse__silence = True   # constructed for their signatures only
+
+
+@pytest.mark.parametrize("value", ["no", 2, None, 0.5])
+def test_pipeline_is_a_bool(value):
+    from hdl.dmq import DMQEncoder
+    from hdl.sdr_encoder import SDREncoder
+    for comp in (SDREncoder, DMQEncoder):
+        with pytest.raises(TypeError, match=f"pipeline must be True or False, not {value!r}"):
+            comp(pipeline=value)

@@ -232,3 +232,20 @@ def test_fpga_cli_runs_in_parallel_and_resumes_from_its_cache(tmp_path, capsys):
     assert "2/2 done" in capsys.readouterr().err
     assert "2 from the cache" in (tmp_path / "out" / "report.md").read_text()
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == first
+
+
+def test_a_liberty_in_a_path_with_spaces(tmp_path):
+    """Yosys' script language and ABC cannot take a path with spaces: the flow works on a copy under a plain name,
+    so synthesis and OpenSTA run on a liberty anywhere; a failing tool's message carries its first error line."""
+    import shutil
+    lib = tmp_path / "my cells" / "cells copy.lib"
+    lib.parent.mkdir()
+    shutil.copyfile(flow.DEFAULT_LIBERTY, lib)
+    flow.require_tools(lib)
+    unit = get("sdr_decoder_w8k4")
+    syn = flow.synthesize(unit, tmp_path / "w", lib)
+    res = flow.sta(unit.name, tmp_path / "w", lib, 10.0, {}, unit.clocked)
+    assert syn["total"] > 0 and res["critical_path_ns"] > 0
+    (tmp_path / "bad.ys").write_text("read_verilog no_such_file.v\n")
+    with pytest.raises(flow.ToolError, match=r"failed \(exit 1: .*no_such_file"):
+        flow.run_tool([flow.YOSYS, "-q", "-s", "bad.ys"], tmp_path / "log", tmp_path)
