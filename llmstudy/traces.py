@@ -13,6 +13,7 @@ Tensor names: ``layerLL.<module>.weight`` (int8, ``(out, in)``, W8 per output ch
 
 import hashlib
 import json
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -169,13 +170,23 @@ class TraceSet:
         return allg[rng.choice(allg.shape[0], size=min(count, allg.shape[0]), replace=False)]
 
 
+_NAME = re.compile(r"layer(\d{2,})\.(?:(query|key|value)|([a-z_]+)\.(weight|input))")
+
+
 def _split(name):
-    parts = name.split(".")
-    if len(parts) == 2 and parts[1] in ("query", "key", "value"):
-        return int(parts[0][5:]), "self_attn", parts[1]
-    if len(parts) == 3 and parts[2] in ("weight", "input"):
-        return int(parts[0][5:]), parts[1], parts[2]
-    raise TraceError(f"tensor name {name!r} is not layerLL.<module>.weight|input or layerLL.query|key|value")
+    m = _NAME.fullmatch(name) if isinstance(name, str) else None
+    if m is None:
+        raise TraceError(f"tensor name {name!r} is not layerLL.<module>.weight|input or layerLL.query|key|value "
+                         "(LL: the layer index, two or more digits)")
+    layer = int(m.group(1))
+    if m.group(2):
+        return layer, "self_attn", m.group(2)
+    module, kind = m.group(3), m.group(4)
+    known = sorted(SITE) if kind == "weight" else sorted(set(SITE.values()))
+    if module not in known:
+        raise TraceError(f"tensor {name!r}: unknown {'module' if kind == 'weight' else 'input site'} {module!r}; "
+                         f"expected one of {known}")
+    return layer, module, kind
 
 
 def make_tensor(name, data, scale, granularity):
@@ -237,6 +248,8 @@ def load(path=None, expect=None):
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
         raise TraceError(f"{path}: corrupt or truncated trace file ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict):
+        raise TraceError(f"{path}: metadata is a JSON {type(meta).__name__}, expected an object")
     if meta.get("format") != FORMAT:
         raise TraceError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
     if meta.get("version") != VERSION:
@@ -252,6 +265,9 @@ def load(path=None, expect=None):
         raise TraceError(f"{path}: members {sorted(extra)} are not described by the metadata")
     out = TraceSet(meta={k: v for k, v in meta.items() if k != "tensors"})
     for name, e in entries.items():
+        if not isinstance(e, dict):
+            raise TraceError(f"{path}: metadata entry of tensor {name!r} is a JSON {type(e).__name__}, expected an "
+                             "object (layer, module, kind, base_bits, granularity, shape, dtype, sha256)")
         for member in (name, name + ".scale"):
             if member not in arrays:
                 raise TraceError(f"{path}: tensor {member!r} listed in the metadata is missing")
@@ -278,7 +294,27 @@ def load(path=None, expect=None):
             raise TraceError(f"{path}: tensor {name!r} has a non-finite or non-positive scale")
         out.tensors[name] = TraceTensor(name, layer, module, kind, data, scale, gran)
     _check_pairs(out, f"{path}: ")
+    _check_meta(out, f"{path}: ")
     return out
+
+
+def _check_meta(ts, where):
+    """What the consumers rely on, besides each tensor: the metadata's token count and layer list describe the
+    file (``analysis`` reports them), and every weight comes with its input site (the benches and the API pair
+    them)."""
+    tokens = ts.meta.get("tokens")
+    for t in ts.tensors.values():
+        n = t.data.shape[0] if t.kind == "input" else (t.data.shape[1] if t.kind != "weight" else None)
+        if n is not None and tokens is not None and n != tokens:
+            raise TraceError(f"{where}tensor {t.name!r} holds {n} tokens, the metadata says {tokens!r}")
+    layers = ts.meta.get("layers")
+    if layers is not None and sorted(layers) != ts.layers:
+        raise TraceError(f"{where}the metadata lists layers {layers!r}, the file holds layers {ts.layers}")
+    for w in ts.select(kind="weight"):
+        site = f"layer{w.layer:02d}.{SITE[w.module]}.input"
+        if site not in ts.tensors:
+            raise TraceError(f"{where}weight {w.name!r} comes without its input {site!r}: its dot products "
+                             "cannot be formed")
 
 
 def _check_layout(name, kind, shape, scale_shape, where):
@@ -288,8 +324,11 @@ def _check_layout(name, kind, shape, scale_shape, where):
         raise TraceError(f"{where}tensor {name!r} ({kind}) has shape {tuple(shape)}, expected {ndim} non-empty axes")
     want = {"weight": (shape[0],), "input": ()}.get(kind, (shape[0],))
     if tuple(scale_shape) != want:
+        hint = ""
+        if kind in ("query", "key", "value") and tuple(scale_shape) == (shape[1],):
+            hint = "; is the tensor in (tokens, heads, head_dim) order? expected (heads, tokens, head_dim)"
         raise TraceError(f"{where}tensor {name!r} ({kind}) has a scale of shape {tuple(scale_shape)}, expected "
-                         f"{want} ({_GRANULARITY[kind]})")
+                         f"{want} ({_GRANULARITY[kind]}){hint}")
 
 
 def _check_pairs(ts, where):

@@ -195,3 +195,45 @@ def test_save_and_load_reject_what_the_format_forbids(tmp_path, break_it, msg):
     break_it(ts)
     with pytest.raises(traces.TraceError, match=msg):
         traces.load(traces.save(tmp_path / "bad.npz", ts))
+
+
+def test_rejects_what_the_consumers_would_trip_on(tmp_path):
+    """Metadata that is not an object, entries that are not objects, names the loader cannot parse, unknown
+    modules, token counts or layer lists the file does not hold, a weight without its input site, Q/K/V in the
+    wrong axis order: each one line naming the problem (these used to load and fail later with a bare KeyError)."""
+    path = traces.save(tmp_path / "a.npz", _trace(np.random.default_rng(4)))
+
+    def put(arrays, old, new):
+        arrays[new], arrays[new + ".scale"] = arrays.pop(old), arrays.pop(old + ".scale")
+
+    def rename(old, new):
+        def em(m):
+            m["tensors"][new] = m["tensors"].pop(old)
+        return em, lambda a: put(a, old, new)
+    cases = [
+        (lambda m: m.update(tensors=[1]), None, "metadata lists no tensors"),
+        (lambda m: m["tensors"].update({"layer02.key": 5}), None,
+         "metadata entry of tensor 'layer02.key' is a JSON int"),
+        (*rename("layer02.key", "layerXX.key"), "tensor name 'layerXX.key' is not layerLL"),
+        (*rename("layer02.q_proj.weight", "layer02.qq_proj.weight"), "unknown module 'qq_proj'"),
+        (lambda m: m.update(tokens=256), None, "holds 4 tokens, the metadata says 256"),
+        (lambda m: m.update(layers=[0, 2, 5]), None, "the metadata lists layers [0, 2, 5], the file holds layers [2]"),
+    ]
+    for i, (em, ea, msg) in enumerate(cases):
+        bad = _rewrite(path, tmp_path / f"c{i}.npz", em, ea)
+        with pytest.raises(traces.TraceError, match=msg.replace("[", r"\[").replace("]", r"\]")):
+            traces.load(bad)
+    (tmp_path / "list.npz").write_bytes(b"")
+    np.savez(tmp_path / "list.npz", __meta__=np.frombuffer(b"[1, 2]", dtype=np.uint8))
+    with pytest.raises(traces.TraceError, match="metadata is a JSON list, expected an object"):
+        traces.load(tmp_path / "list.npz")
+    ts = _trace(np.random.default_rng(5))
+    del ts.tensors["layer02.attn_in.input"]
+    with pytest.raises(traces.TraceError, match="weight 'layer02.q_proj.weight' comes without its input"):
+        traces.load(traces.save(tmp_path / "nosite.npz", ts))
+    ts = _trace(np.random.default_rng(6))
+    k = ts.tensors["layer02.key"]
+    ts.tensors["layer02.key"] = traces.make_tensor("layer02.key", k.data.transpose(1, 0, 2).copy(),
+                                                   k.scale, "per head")        # one scale per head
+    with pytest.raises(traces.TraceError, match=r"is the tensor in \(tokens, heads, head_dim\) order"):
+        traces.load(traces.save(tmp_path / "axes.npz", ts))
