@@ -5,6 +5,7 @@ taken from the evaluation text. See golden/traces.py for the file format and doc
 """
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -69,6 +70,11 @@ def main(argv=None):
     if args.model is not None and not args.model.exists():
         ap.error(f"--model {args.model}: no such file or folder")
     out = args.out or (settings.full_trace() if args.full else settings.default_trace())
+    if out.is_dir():
+        ap.error(f"--out {out} is a folder; give the trace file's path (for example {out / 'trace.npz'})")
+    # a temporary file a killed run left behind (SIGKILL skips every cleanup) goes now; SIGTERM is turned into an
+    # exit so that the writer's own cleanup runs
+    out.with_name(f".{out.name}.tmp{out.suffix}").unlink(missing_ok=True)
     layers = args.layers if args.layers is not None else (None if args.full else DEFAULT_LAYERS)
     tokens = args.tokens or (1024 if args.full else 256)
     if args.if_missing and out.is_file():
@@ -88,10 +94,13 @@ def main(argv=None):
             print(f"capture: {out} holds another capture ({why}); capturing again", file=sys.stderr)
         except traces.TraceError as e:
             print(f"capture: {e}; capturing again", file=sys.stderr)
+    before = signal.signal(signal.SIGTERM, lambda *_: sys.exit("capture: terminated; no trace file written"))
     try:
         ts = capture(out, layers, tokens, args.model, seed=args.seed)
     except (ValueError, OSError, traces.TraceError) as e:        # bad layers, tokens, seed or model: no traceback
         sys.exit(f"capture: {e}")
+    finally:
+        signal.signal(signal.SIGTERM, before)
     n = sum(t.data.size for t in ts.tensors.values())
     print(f"capture: {len(ts.tensors)} tensors, {n:,} values from layers {ts.meta['layers'][0]}.."
           f"{ts.meta['layers'][-1]} of {ts.meta['model']} -> {out}")

@@ -197,6 +197,8 @@ def make_tensor(name, data, scale, granularity):
 def save(path, trace):
     """Write ``trace`` (a ``TraceSet``) to ``path`` (compressed ``.npz``)."""
     path = Path(path)
+    if path.is_dir():
+        raise TraceError(f"{path} is a folder; give the trace file's path (for example {path / 'trace.npz'})")
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays, entries = {}, {}
     for name, t in sorted(trace.tensors.items()):
@@ -219,9 +221,7 @@ def save(path, trace):
                              sha256=hashlib.sha256(data.tobytes()).hexdigest())
     meta = dict(trace.meta, format=FORMAT, version=VERSION, tensors=entries)
     arrays[META] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    settings.write_atomic(path, lambda tmp: np.savez_compressed(tmp, **arrays))   # no partial file, ever
     return path
 
 

@@ -213,8 +213,10 @@ def _kept_results(path, args, running):
     try:
         old = json.loads(path.read_text())
         meta, res = old["meta"], old["units"]
-    except (OSError, ValueError, KeyError) as e:
-        sys.exit(f"synth: --merge: cannot read {path} ({e}); remove it or run without --merge")
+        if not isinstance(meta, dict) or not isinstance(res, list) or not all(isinstance(r, dict) for r in res):
+            raise ValueError("not a synthesis report: expected {'meta': {...}, 'units': [{...}, ...]}")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        sys.exit(f"synth: --merge: cannot read {path} ({type(e).__name__}: {e}); remove it or run without --merge")
     if meta.get("liberty") != args.liberty or meta.get("clock_ns") != args.clock_ns:
         sys.exit(f"synth: --merge: {path} was made with {meta.get('liberty')} at {meta.get('clock_ns')} ns, this "
                  f"run uses {args.liberty} at {args.clock_ns} ns; results would not compare")

@@ -51,6 +51,7 @@ def _exit_message(main, argv, capsys):
     ("llmstudy.analysis", ["--trace", "/nonexistent.npz"], "analysis: trace file /nonexistent.npz does not exist"),
     ("llmstudy.capture", ["--layers", "3", "-1"], "--layers -1: layer indices start at 0"),
     ("llmstudy.capture", ["--tokens", "0"], "--tokens 0: expected at least 1"),
+    ("llmstudy.capture", ["--out", "/tmp"], "--out /tmp is a folder; give the trace file's path"),
     ("llmstudy.capture", ["--seed", "-1"], "--seed -1: window indices start at 0"),
     ("llmstudy.bench", ["--elements", "-5"], "--elements -5: expected a multiple of the group size 16"),
     ("llmstudy.bench", ["--elements", "100"], "--elements 100: expected a multiple of the group size 16"),

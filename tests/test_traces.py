@@ -237,3 +237,19 @@ def test_rejects_what_the_consumers_would_trip_on(tmp_path):
                                                    k.scale, "per head")        # one scale per head
     with pytest.raises(traces.TraceError, match=r"is the tensor in \(tokens, heads, head_dim\) order"):
         traces.load(traces.save(tmp_path / "axes.npz", ts))
+
+
+def test_save_writes_whole_or_nothing(tmp_path, monkeypatch):
+    """A trace is written through a temporary file and a rename: a failure mid-write leaves neither a partial trace
+    nor the temporary file; a folder given as the file is refused."""
+    ts = _trace(np.random.default_rng(7))
+    with pytest.raises(traces.TraceError, match="is a folder; give the trace file's path"):
+        traces.save(tmp_path, ts)
+
+    def boom(path, **arrays):
+        open(path, "wb").write(b"partial")
+        raise OSError("disk full")
+    monkeypatch.setattr(np, "savez_compressed", boom)
+    with pytest.raises(OSError, match="disk full"):
+        traces.save(tmp_path / "t.npz", ts)
+    assert list(tmp_path.iterdir()) == []
