@@ -247,7 +247,8 @@ def test_save_writes_whole_or_nothing(tmp_path, monkeypatch):
         traces.save(tmp_path, ts)
 
     def boom(path, **arrays):
-        open(path, "wb").write(b"partial")
+        with open(path, "wb") as f:
+            f.write(b"partial")
         raise OSError("disk full")
     monkeypatch.setattr(np, "savez_compressed", boom)
     with pytest.raises(OSError, match="disk full"):
