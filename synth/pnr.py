@@ -25,6 +25,7 @@ next to the synthesis-only ratios (from ``build/synth/report.json`` if present) 
 """
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -67,43 +68,60 @@ def default_units():
     return [u.name for u in units() if u.pnr]
 
 
-def _lef_sizes(lef):
-    """``{macro: (width, height)}`` in microns from a LEF file."""
-    sizes, cur = {}, None
-    for line in Path(lef).read_text().splitlines():
-        t = line.split()
-        if len(t) >= 2 and t[0] == "MACRO":
-            cur = t[1]
-        elif cur and len(t) >= 4 and t[0] == "SIZE":
-            sizes[cur] = (float(t[1]), float(t[3]))
-    return sizes
+def _lefdef_options():
+    """klayout's LEF/DEF reader: routing as paths on ``<layer>.ROUTE``, the die and every macro's size as a box on
+    ``OUTLINE``, vias and special nets (power) left out, warnings off."""
+    import klayout.db as kdb
+    opt = kdb.LoadLayoutOptions()
+    opt.warn_level = 0
+    c = opt.lefdef_config
+    c.dbu = 0.01
+    c.produce_cell_outlines, c.cell_outline_layer = True, "OUTLINE"
+    c.produce_routing, c.routing_suffix = True, ".ROUTE"
+    c.produce_special_routing = c.produce_via_geometry = False
+    return kdb, opt
 
 
-_POINT = re.compile(r"\(\s*(\S+)\s+(\S+)(?:\s+\S+)?\s*\)")
+@functools.lru_cache(maxsize=4)
+def lef_sizes(lef):
+    """``{macro: (width, height)}`` in microns from a LEF file (klayout's reader: each macro's SIZE outline)."""
+    kdb, opt = _lefdef_options()
+    layout = kdb.Layout()
+    layout.read(str(lef), opt)
+    outline = layout.find_layer(kdb.LayerInfo("OUTLINE"))
+    if outline is None:
+        raise ValueError(f"{lef}: no macro with a SIZE (not a cell LEF)")
+    boxes = {cell.name: cell.dbbox_per_layer(outline) for cell in layout.each_cell()}
+    return {n: (b.width(), b.height()) for n, b in boxes.items() if not b.empty()}
 
 
 def parse_def(path, lef=TECH_DIR / "osu018_stdcells.lef", fill="FILL"):
-    """Die area, cell area (fill cells excluded), cell count and routed wire length (microns) of a DEF."""
-    text = Path(path).read_text()
-    units = float(re.search(r"UNITS\s+DISTANCE\s+MICRONS\s+(\d+)", text).group(1))
-    die = [float(v) / units for v in re.search(r"DIEAREA\s+\(\s*(\S+)\s+(\S+)\s*\)\s+\(\s*(\S+)\s+(\S+)\s*\)",
-                                                text).groups()]
-    sizes = _lef_sizes(lef)
-    comp = text[text.index("COMPONENTS"):text.index("END COMPONENTS")]
-    cells = re.findall(r"^\s*-\s+\S+\s+(\S+)", comp, re.M)
-    logic = [c for c in cells if not c.startswith(fill)]
+    """Die area, cell area (fill cells excluded), cell count and routed wire length (microns, the routes'
+    centre lines) of a DEF, read with klayout's LEF/DEF reader."""
+    kdb, opt = _lefdef_options()
+    sizes = lef_sizes(str(lef))
+    layout = kdb.Layout()
+    try:
+        layout.read(str(path), opt)
+    except RuntimeError as e:
+        raise ValueError(f"{path}: not a readable DEF ({str(e).splitlines()[0][:200]})") from None
+    top = layout.top_cell()
+    outline = layout.find_layer(kdb.LayerInfo("OUTLINE"))
+    die = top.dbbox_per_layer(outline) if outline is not None else kdb.DBox()
+    if die.empty():
+        raise ValueError(f"{path}: no DIEAREA")
+    logic = [inst.cell.name for inst in top.each_inst()
+             if inst.cell.name in sizes and not inst.cell.name.startswith(fill)]      # vias are cells too: not these
     cell_area = sum(sizes[c][0] * sizes[c][1] for c in logic)
-    nets = text[text.index("\nNETS"):text.index("END NETS")]
     wire = 0.0
-    for stmt in re.split(r"\b(?:ROUTED|NEW)\b", nets)[1:]:
-        pts, px, py = [], None, None
-        for x, y in _POINT.findall(stmt.split(";")[0].split("\n-")[0]):
-            px = px if x == "*" else float(x)
-            py = py if y == "*" else float(y)
-            pts.append((px, py))
-        wire += sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(pts, pts[1:])) / units
-    die_area = (die[2] - die[0]) * (die[3] - die[1])
-    return dict(die_um2=die_area, die_w_um=die[2] - die[0], die_h_um=die[3] - die[1], cell_area_um2=cell_area,
+    for li in layout.layer_indexes():
+        if layout.get_info(li).name.endswith(".ROUTE"):
+            for shape in top.shapes(li).each():
+                if shape.is_path():
+                    pts = list(shape.dpath.each_point())
+                    wire += sum(abs(a.x - b.x) + abs(a.y - b.y) for a, b in zip(pts, pts[1:]))
+    die_area = die.area()
+    return dict(die_um2=die_area, die_w_um=die.width(), die_h_um=die.height(), cell_area_um2=cell_area,
                 cells=len(logic), utilization=cell_area / die_area if die_area else 0.0, wire_um=wire)
 
 

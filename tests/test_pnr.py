@@ -131,3 +131,37 @@ def test_bad_retries_are_errors(tmp_path):
             pnr.place_and_route(get("mac_dfree_w4a4"), tmp_path / "x", retries=bad)
     with pytest.raises(ValueError, match="would place below density 0.1"):
         pnr.place_and_route(get("mac_dfree_w4a4"), tmp_path / "x", density=0.12, retries=2)
+
+
+def test_def_is_read_with_klayout(tmp_path):
+    """A hand-written DEF over the real cell LEF: die, cells (fill and vias left out), cell area from the macros'
+    SIZE, and the routed wire length of the centre lines (a 3-point path and a NEW segment)."""
+    lef = pnr.TECH_DIR / "osu018_stdcells.lef"
+    sizes = pnr.lef_sizes(str(lef))
+    d = tmp_path / "t.def"
+    d.write_text("""VERSION 5.6 ;
+DIVIDERCHAR "/" ;
+BUSBITCHARS "<>" ;
+DESIGN t ;
+UNITS DISTANCE MICRONS 100 ;
+DIEAREA ( 0 0 ) ( 10000 5000 ) ;
+COMPONENTS 3 ;
+- u1 INVX1 + PLACED ( 1000 1000 ) N ;
+- u2 NAND2X1 + PLACED ( 3000 1000 ) N ;
+- f1 FILL + PLACED ( 5000 1000 ) N ;
+END COMPONENTS
+NETS 1 ;
+- n1 ( u1 Y ) ( u2 A )
+  + ROUTED metal1 ( 1000 2000 ) ( 3000 * ) ( * 4000 )
+  NEW metal2 ( 3000 4000 ) ( 3500 * ) ;
+END NETS
+END DESIGN
+""")
+    r = pnr.parse_def(d, lef)
+    assert r["die_w_um"] == pytest.approx(100) and r["die_h_um"] == pytest.approx(50) and r["cells"] == 2
+    assert r["cell_area_um2"] == pytest.approx(sizes["INVX1"][0] * sizes["INVX1"][1]
+                                               + sizes["NAND2X1"][0] * sizes["NAND2X1"][1])
+    assert r["wire_um"] == pytest.approx(20 + 20 + 5)
+    (tmp_path / "bad.def").write_text("not a def")
+    with pytest.raises(ValueError, match="bad.def"):
+        pnr.parse_def(tmp_path / "bad.def", lef)
