@@ -52,12 +52,12 @@ def _clocked(component):
     return getattr(component, "latency", None) != 0
 
 
-def flow_files(out, name, clocked, clock_ns=CLOCK_NS):
+def flow_files(out, name, clocked, clock_ns=CLOCK_NS, clock="clk"):
     """Beside ``out/name.v``: the SDC clock constraint, a file list and a FuseSoC CAPI2 core."""
     out = Path(out)
     if clocked:
-        sdc = (f"create_clock -name clk -period {clock_ns:g} [get_ports clk]\n"
-               "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]\n")
+        sdc = (f"create_clock -name clk -period {clock_ns:g} [get_ports {clock}]\n"
+               f"set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports {clock}]]\n")
     else:
         sdc = f"create_clock -name clk -period {clock_ns:g}\nset_input_delay 0 -clock clk [all_inputs]\n"
     sdc = (f"# {name}: the clock constraint of the QRazor synthesis report ({clock_ns:g} ns; python -m synth "
@@ -145,6 +145,7 @@ SECONDS_PER_SLICE, BIG_SECONDS = 0.0095, 120
 
 def estimated_seconds(component):
     """Elaboration time to expect for a tile (R x C x (L + 2 x shifts per step) slices), 0 for smaller units."""
+    component = getattr(component, "tile", component)               # a wrapped tile (hdl.axis)
     rows, cols = getattr(component, "rows", None), getattr(component, "cols", None)
     if rows is None or cols is None:
         return 0.0
@@ -167,7 +168,7 @@ def export_custom(out, kind, params, name=None, clock_ns=CLOCK_NS, big=False):
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.v"
     _write(path, text)
-    return [path, *flow_files(out, name, _clocked(component), clock_ns)]
+    return [path, *flow_files(out, name, _clocked(component), clock_ns, getattr(component, "clock_port", "clk"))]
 
 
 def export(out, names=None):

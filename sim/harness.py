@@ -129,13 +129,13 @@ def model(sources, toplevel, build_args=(), waves=False):
     return folder
 
 
-def _run(unit, build, sources, toplevel, test_module, meta):
-    """Run the cocotb ``test_module`` in ``build`` on the (shared, see ``model``) model of ``sources``;
-    returns results.npz."""
+def run_cocotb(name, build, sources, toplevel, test_module, meta):
+    """Run the cocotb ``test_module`` in ``build`` on the (shared, see ``model``) model of ``sources`` for the
+    bench named ``name``; returns what the bench saved in results.npz."""
     from cocotb_tools.runner import get_runner
 
     sim = simulator()
-    meta = dict(meta, QR_UNIT=unit.name, QR_DIR=str(build))
+    meta = dict(meta, QR_UNIT=name, QR_DIR=str(build))
     for path in (str(ROOT), str(SIM_DIR)):           # the runner passes sys.path on as the bench's PYTHONPATH
         if path not in sys.path:
             sys.path.insert(0, path)
@@ -165,7 +165,7 @@ def run_bench(unit, lanes, stimulus, test_id):
         "QR_PORTS": ";".join(f"{p.name}:{p.width}:{int(p.is_input)}:{p.count}" for p in unit.ports),
         "QR_LATENCY": str(unit.latency), "QR_CLOCKED": str(int(unit.clocked)),
     }
-    return _run(unit, build, sources, f"lanes_{unit.name}", "tb_lanes", meta)
+    return run_cocotb(unit.name, build, sources, f"lanes_{unit.name}", "tb_lanes", meta)
 
 
 def run_stream_bench(unit, beats, test_id, p_valid=1.0, p_ready=1.0, seed=0, expect=None):
@@ -181,7 +181,7 @@ def run_stream_bench(unit, beats, test_id, p_valid=1.0, p_ready=1.0, seed=0, exp
     np.savez(build / "stimulus.npz", **stim)
     meta = {"QR_STREAMS": ";".join(f"{st.name}:{st.width}:{int(st.is_input)}" for st in unit.streams),
             "QR_P_VALID": str(p_valid), "QR_P_READY": str(p_ready), "QR_SEED": str(seed)}
-    return _run(unit, build, {f"{unit.name}.v": to_verilog(unit)}, unit.name, "tb_stream", meta)
+    return run_cocotb(unit.name, build, {f"{unit.name}.v": to_verilog(unit)}, unit.name, "tb_stream", meta)
 
 
 def bench_stimulus(unit, drive, lanes, rst=None):

@@ -7,13 +7,14 @@ import golden as G
 from golden.quant import narrow
 from golden.streams import BASE_BITS, check_pair, from_signmag, signmag
 
+from ..axis import AXIStreamTile
 from ..tile import GemmTile, IntGemmTile
 from ..unit import Table, Unit, register
 from .common import A4, A8, MUL, SHIFT, W4, headline
 from .dots import TREE
 
 # the kinds of component `python -m hdl.export --custom` builds from this family
-KINDS = {"tile": GemmTile, "tile_int": IntGemmTile}
+KINDS = {"tile": GemmTile, "tile_int": IntGemmTile, "tile_axis": AXIStreamTile}
 
 # ---------------------------------------------------------------- GEMM tiles (stream units)
 
