@@ -39,6 +39,31 @@ def axis_width(bits):
 
 
 class AXIStreamTile(wiring.Component):
+    """A ``GemmTile`` (or ``IntGemmTile``) behind AXI4-Stream ports (see the module's description).
+
+    Parameters
+    ----------
+    int8 : bool
+        The INT 8x8 tile (``IntGemmTile``) instead of the QRazor tile.
+    **params
+        The wrapped tile's keyword parameters (``rows``, ``cols``, ``lanes``, ...).
+
+    Members
+    -------
+    aclk, aresetn : In(1)
+        Clock; synchronous reset, active low.
+    s_axis_a_tdata, s_axis_a_tvalid, s_axis_a_tready, s_axis_a_tlast
+        The activation (or query) stream; ``tlast`` on a job's last beat.
+    s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tready
+        The weight (or key) stream, one beat per ``a`` beat.
+    m_axis_y_tdata, m_axis_y_tvalid, m_axis_y_tready, m_axis_y_tlast
+        The results: ``R`` beats per job, ``tlast`` on its last row.
+    tile : GemmTile or IntGemmTile
+        The wrapped tile (attribute).
+    widths : dict
+        ``{"a", "w", "y"}``: the padded ``tdata`` widths in bits (attribute).
+    """
+
     def __init__(self, *, int8=False, **params):
         self.int8 = check_bool("int8", int8)
         self.tile = (IntGemmTile if self.int8 else GemmTile)(**params)

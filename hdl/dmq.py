@@ -84,10 +84,26 @@ class DMQEncoder(wiring.Component):
     ``golden.dmq.dmq_compress``.
 
     Throughput one group per cycle; latency 0 (combinational) or 1 with ``pipeline=True``.
-    Parameters: ``group_size`` (power of two, 1..128), ``base_bits`` (3..16), ``kept_bits`` (2..8), ``pipeline``.
-    Members: ``x`` : In(ArrayLayout(signed(base_bits), group_size)); ``i_valid`` : In(1);
-    ``codes`` : Out(ArrayLayout(SignMag(kept_bits - 1), group_size)); ``scale`` : Out(unsigned(base_bits - 1));
-    ``o_valid`` : Out(1).
+
+    Parameters
+    ----------
+    group_size : int
+        Elements per group (power of two, 1..128).
+    base_bits : int
+        Two's complement width of the base integers (3..16).
+    kept_bits : int
+        Code width, sign included (2..8).
+    pipeline : bool
+        Register the outputs (latency 1).
+
+    Members
+    -------
+    x : In(ArrayLayout(signed(base_bits), group_size))
+    i_valid : In(1)
+    codes : Out(ArrayLayout(SignMag(kept_bits - 1), group_size))
+    scale : Out(unsigned(base_bits - 1))
+        The group's absolute maximum.
+    o_valid : Out(1)
     """
 
     def __init__(self, *, group_size=16, base_bits=16, kept_bits=4, pipeline=False):
@@ -167,11 +183,27 @@ class DMQDotProductUnit(_Dot):
     registered; the scale multipliers and the accumulator (``acc_width`` bits, wrapping). ``latency = 3``.
     Bit-exact with ``golden.dmq.dot_dmq`` + ``golden.accumulate``.
 
-    Parameters: ``lanes`` (power of two, 1..64), ``group_size`` (power of two, 1..128), ``a_base``, ``w_base``,
-    ``kept_bits`` (the codes' width, sign included), ``acc_width`` (default 40: the scales carry the dynamic
-    range, about ``log2(Qa * Qw)`` bits more than the base precision's 32).
-    Members: ``a``, ``w`` : In(ArrayLayout(SignMag(kept_bits-1), lanes)); ``sa`` : In(ArrayLayout(a_base-1, S));
-    ``sw`` : In(ArrayLayout(w_base-1, S)); ``en``, ``load`` : In(1); ``acc`` : Out(signed(acc_width)).
+    Parameters
+    ----------
+    lanes : int
+        Products per cycle (power of two, 1..64).
+    group_size : int
+        Elements per group (power of two, 1..128); ``S = max(1, lanes // group_size)`` groups per step.
+    a_base, w_base : int
+        Base widths of the activations and weights (their scales are ``base - 1`` bits).
+    kept_bits : int
+        The codes' width, sign included.
+    acc_width : int
+        Default 40: the scales carry the dynamic range, about ``log2(Qa * Qw)`` bits more than the base
+        precision's 32.
+
+    Members
+    -------
+    a, w : In(ArrayLayout(SignMag(kept_bits - 1), lanes))
+    sa : In(ArrayLayout(a_base - 1, S))
+    sw : In(ArrayLayout(w_base - 1, S))
+    en, load : In(1)
+    acc : Out(signed(acc_width))
     """
 
     def __init__(self, *, lanes=16, group_size=16, a_base=16, w_base=8, kept_bits=4, acc_width=40):

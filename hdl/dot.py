@@ -210,14 +210,31 @@ class _Dot(wiring.Component):
 class DotProductUnit(_Dot):
     """QRazor decompression-free dot-product unit: ``lanes`` razored products per cycle, one shift per group.
 
-    Parameters: ``lanes`` (power of two, 1..64), ``group_size`` (power of two, 1..128), ``a_base``, ``a_kept``,
-    ``w_base``, ``w_kept`` (the operands' SDR formats, checked by the golden model's rules), ``acc_width``.
-    Members: ``a`` : In(ArrayLayout(SignMag(a_kept-1), lanes)); ``w`` : In(ArrayLayout(SignMag(w_kept-1), lanes));
-    ``fa``, ``fw`` : In(ArrayLayout(flag, S)) with ``S = max(1, lanes // group_size)`` (sub-group ``s`` covers
-    lanes ``s*L/S .. (s+1)*L/S - 1``); ``en``, ``load`` : In(1); ``acc`` : Out(signed(acc_width)).
-    ``dsp_pairs``: two lanes per multiplier (``_PairedProducts``), for FPGAs whose DSP blocks are far wider than
-    a razored product; the same function, half the multipliers and tree inputs (W4A4 only: W4A8 pairs would need
-    20-bit operands).
+    Parameters
+    ----------
+    lanes : int
+        Razored products per cycle (power of two, 1..64).
+    group_size : int
+        SDR group size g (power of two, 1..128); ``S = max(1, lanes // group_size)`` groups per step.
+    a_base, a_kept, w_base, w_kept : int
+        The operands' SDR formats (checked by the golden model's rules).
+    acc_width : int
+        Accumulator bits (wrapping).
+    dsp_pairs : bool
+        Two lanes per multiplier (``_PairedProducts``), for FPGAs whose DSP blocks are far wider than a razored
+        product; the same function, half the multipliers and tree inputs (W4A4 only: W4A8 pairs would need
+        20-bit operands).
+
+    Members
+    -------
+    a : In(ArrayLayout(SignMag(a_kept - 1), lanes))
+    w : In(ArrayLayout(SignMag(w_kept - 1), lanes))
+    fa, fw : In(ArrayLayout(flag, S))
+        One flag per group; sub-group ``s`` covers lanes ``s*L/S .. (s+1)*L/S - 1``.
+    en, load : In(1)
+        Accumulate this cycle's dot product; start a new sum with it.
+    acc : Out(signed(acc_width))
+        The sum, ``latency = 3`` cycles after the inputs.
     """
 
     def __init__(self, *, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4, acc_width=32,
@@ -290,10 +307,26 @@ class DotProductCore(DotProductUnit):
 class IntDotProductUnit(_Dot):
     """INT ``a_bits x b_bits`` dot-product unit (baseline), ``lanes`` products per cycle.
 
-    ``style="tree"``: a multiplier per lane and a balanced adder tree (the QRazor unit's structure);
-    ``style="merged"``: one sum-of-products expression, which Yosys maps as a single multi-operand adder.
-    Members: ``a`` : In(ArrayLayout(signed(a_bits), lanes)); ``b`` : In(ArrayLayout(signed(b_bits), lanes));
-    ``en``, ``load`` : In(1); ``acc`` : Out(signed(acc_width)).
+    Parameters
+    ----------
+    lanes : int
+        Products per cycle (power of two, 1..64).
+    a_bits, b_bits : int
+        Two's complement operand widths.
+    acc_width : int
+        Accumulator bits (wrapping).
+    style : str
+        ``"tree"``: a multiplier per lane and a balanced adder tree (the QRazor unit's structure);
+        ``"merged"``: one sum-of-products expression, which Yosys maps as a single multi-operand adder.
+
+    Members
+    -------
+    a : In(ArrayLayout(signed(a_bits), lanes))
+    b : In(ArrayLayout(signed(b_bits), lanes))
+    en, load : In(1)
+        Accumulate this cycle's dot product; start a new sum with it.
+    acc : Out(signed(acc_width))
+        The sum, ``latency = 3`` cycles after the inputs.
     """
 
     STYLES = ("tree", "merged")

@@ -131,8 +131,16 @@ class FP16MAC(_MAC):
     """FP16 MAC with the same interface timing as the integer MACs (``latency = 2``).
 
     Stage 1 registers ``a``, ``b``, ``en``, ``load``; stage 2 is the fused multiply-add into the 16-bit
-    accumulator register. Members: ``a``, ``b`` : In(16) (binary16 bit patterns); ``en``, ``load`` : In(1);
-    ``acc`` : Out(16).
+    accumulator register. No parameters.
+
+    Members
+    -------
+    a, b : In(16)
+        binary16 bit patterns.
+    en, load : In(1)
+        Accumulate ``a * b`` this cycle; start a new sum with it (the addend is -0).
+    acc : Out(16)
+        The binary16 accumulator, ``latency = 2`` cycles after the inputs.
     """
 
     def __init__(self):

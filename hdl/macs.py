@@ -37,8 +37,21 @@ class _MAC(wiring.Component):
 class IntMAC(_MAC):
     """INT ``a_bits x b_bits`` MAC on base data (INT 16x8: activations x weights; INT 8x8).
 
-    Members: ``a`` : In(signed(a_bits)); ``b`` : In(signed(b_bits)); ``en``, ``load`` : In(1);
-    ``acc`` : Out(signed(acc_width)).
+    Parameters
+    ----------
+    a_bits, b_bits : int
+        Two's complement operand widths (2..32).
+    acc_width : int
+        Accumulator bits (2..64, wrapping).
+
+    Members
+    -------
+    a : In(signed(a_bits))
+    b : In(signed(b_bits))
+    en, load : In(1)
+        Accumulate this cycle's product; start a new sum with it.
+    acc : Out(signed(acc_width))
+        The sum, ``latency = 2`` cycles after the inputs.
     """
 
     def __init__(self, *, a_bits=16, b_bits=8, acc_width=32):
@@ -80,6 +93,30 @@ class DecompressionFreeMAC(_CompressedMAC):
     ``fa + fw`` (0..16 for A16 x W8), then add or subtract into the accumulator. Bit-exact with
     ``golden.dfree_product`` + ``golden.accumulate``. Flags above the format's maximum are outside the
     contract (the golden model rejects them).
+
+    Parameters
+    ----------
+    a_base, a_kept : int
+        The activation's SDR format: base bits (3..16) and kept bits (2..8, sign included).
+    w_base, w_kept : int
+        The weight's SDR format, likewise.
+    acc_width : int
+        Accumulator bits (2..64, wrapping).
+
+    Members
+    -------
+    a : In(SignMag(a_kept - 1))
+        The activation's code (sign and magnitude).
+    fa : In(flag bits)
+        Its group's flag, as wide as the format's largest flag needs.
+    w : In(SignMag(w_kept - 1))
+        The weight's code.
+    fw : In(flag bits)
+        Its group's flag.
+    en, load : In(1)
+        Accumulate this cycle's product; start a new sum with it (``acc = product``).
+    acc : Out(signed(acc_width))
+        The sum, ``latency = 2`` cycles after the inputs.
     """
 
     def elaborate(self, platform):
@@ -103,6 +140,30 @@ class ConventionalMAC(_CompressedMAC):
     """QRazor conventional MAC (paper Fig. 3 top): decompress both operands, ``a_base x w_base`` multiply.
 
     Same ports and results as ``DecompressionFreeMAC``; only the datapath differs.
+
+    Parameters
+    ----------
+    a_base, a_kept : int
+        The activation's SDR format: base bits (3..16) and kept bits (2..8, sign included).
+    w_base, w_kept : int
+        The weight's SDR format, likewise.
+    acc_width : int
+        Accumulator bits (2..64, wrapping).
+
+    Members
+    -------
+    a : In(SignMag(a_kept - 1))
+        The activation's code (sign and magnitude).
+    fa : In(flag bits)
+        Its group's flag, as wide as the format's largest flag needs.
+    w : In(SignMag(w_kept - 1))
+        The weight's code.
+    fw : In(flag bits)
+        Its group's flag.
+    en, load : In(1)
+        Accumulate this cycle's product; start a new sum with it (``acc = product``).
+    acc : Out(signed(acc_width))
+        The sum, ``latency = 2`` cycles after the inputs.
     """
 
     def elaborate(self, platform):

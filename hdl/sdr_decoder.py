@@ -17,9 +17,20 @@ class SDRDecoder(wiring.Component):
     The shift is a ``BarrelShifter`` (the "additional shifters" of the conventional path, paper Fig. 3 top).
     Bit-exact with ``golden.decompress`` for every legal code and flag (``flag <= base_bits - kept_bits``).
 
-    Parameters: ``base_bits`` (3..16), ``kept_bits`` (2..8). Members: ``code`` : In(SignMag(kept_bits - 1));
-    ``flag`` : In(flag_bits(max_flag)), as wide as the format's largest flag needs (4 bits for A16 -> 4 and 8 bits,
-    3 for W8 -> 4: no unused input pin); ``value`` : Out(signed(base_bits)).
+    Parameters
+    ----------
+    base_bits : int
+        Two's complement width of the decoded value (3..16).
+    kept_bits : int
+        Code width, sign included (2..8).
+
+    Members
+    -------
+    code : In(SignMag(kept_bits - 1))
+    flag : In(flag_bits(max_flag))
+        As wide as the format's largest flag needs (4 bits for A16 -> 4 and 8 bits, 3 for W8 -> 4: no unused
+        input pin).
+    value : Out(signed(base_bits))
     """
 
     def __init__(self, *, base_bits=16, kept_bits=4):

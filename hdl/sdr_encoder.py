@@ -59,11 +59,27 @@ class SDREncoder(wiring.Component):
     Throughput one group per cycle. Latency 0 (combinational) or 1 with ``pipeline=True`` (outputs
     registered, ``o_valid`` follows ``i_valid``).
 
-    Parameters: ``group_size`` (power of two, 1..128), ``base_bits`` (3..16), ``kept_bits`` (2..8, at most
-    ``base_bits``), ``pipeline`` (bool).
+    Parameters
+    ----------
+    group_size : int
+        Elements per group (power of two, 1..128).
+    base_bits : int
+        Two's complement width of the base integers (3..16).
+    kept_bits : int
+        Code width, sign included (2..8, at most ``base_bits``).
+    pipeline : bool
+        Register the outputs (latency 1).
 
-    Members: ``x`` : In(ArrayLayout(signed(base_bits), group_size)); ``i_valid`` : In(1);
-    ``codes`` : Out(ArrayLayout(SignMag(kept_bits - 1), group_size)); ``flag`` : Out(4); ``o_valid`` : Out(1).
+    Members
+    -------
+    x : In(ArrayLayout(signed(base_bits), group_size))
+        One group of base integers.
+    i_valid : In(1)
+    codes : Out(ArrayLayout(SignMag(kept_bits - 1), group_size))
+    flag : Out(4)
+        The group's shift.
+    o_valid : Out(1)
+        ``i_valid``, delayed as the outputs are.
 
     Raises ``ValueError``/``TypeError`` naming the offending parameter value.
     """

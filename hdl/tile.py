@@ -85,10 +85,21 @@ class ResultBuffer(wiring.Component):
 class GemmTile(wiring.Component):
     """``rows x cols`` processing elements of ``lanes`` lanes each: ``rows * cols * lanes`` MACs per cycle.
 
-    Parameters: ``rows``, ``cols`` (1..16), ``lanes``, ``group_size``, ``a_base``, ``a_kept``, ``w_base``,
-    ``w_kept``, ``acc_width`` (as ``DotProductUnit``), ``depth`` (result blocks buffered, 1..4).
-    Members: ``a`` : In(stream of {codes: R x L SignMag, flags: R x S, last}); ``w`` : In(stream of
-    {codes: C x L SignMag, flags: C x S}); ``y`` : Out(stream of {acc: C x signed(acc_width), last}).
+    Parameters
+    ----------
+    rows, cols : int
+        R and C (1..16).
+    lanes, group_size, a_base, a_kept, w_base, w_kept, acc_width : int
+        As ``DotProductUnit``.
+    depth : int
+        Result blocks buffered (1..4).
+
+    Members
+    -------
+    a : In(stream.Signature({codes: R x L SignMag, flags: R x S, last}))
+    w : In(stream.Signature({codes: C x L SignMag, flags: C x S}))
+    y : Out(stream.Signature({acc: C x signed(acc_width), last}))
+        ``R`` beats per job, ``last`` on row ``R - 1``.
     """
 
     latency = None          # a stream unit: results follow handshakes, not a fixed number of cycles
@@ -161,9 +172,20 @@ class IntGemmTile(GemmTile):
     ``IntDotProductCore`` processing elements (``lanes`` two's complement ``a_bits x b_bits`` products and a
     balanced tree per element) and no flags (golden model: ``golden.tile_golden_int``).
 
-    Parameters: ``rows``, ``cols`` (1..16), ``lanes``, ``a_bits``, ``b_bits``, ``acc_width``, ``depth`` (1..4).
-    Members: ``a`` : In(stream of {codes: R x L signed(a_bits), last}); ``w`` : In(stream of {codes: C x L
-    signed(b_bits)}); ``y`` : Out(stream of {acc: C x signed(acc_width), last}).
+    Parameters
+    ----------
+    rows, cols : int
+        R and C (1..16).
+    lanes, a_bits, b_bits, acc_width : int
+        As ``IntDotProductUnit``.
+    depth : int
+        Result blocks buffered (1..4).
+
+    Members
+    -------
+    a : In(stream.Signature({codes: R x L signed(a_bits), last}))
+    w : In(stream.Signature({codes: C x L signed(b_bits)}))
+    y : Out(stream.Signature({acc: C x signed(acc_width), last}))
     """
 
     def __init__(self, *, rows=4, cols=4, lanes=16, a_bits=8, b_bits=8, acc_width=32, depth=2):
