@@ -48,14 +48,19 @@ def _date(path):
 
 
 def _command(path):
-    key = Path(path).as_posix()
+    p = Path(path)
+    if p.is_absolute() and p.is_relative_to(Path.cwd()):
+        p = p.relative_to(Path.cwd())
+    key = p.as_posix()
     if key not in COMMANDS:
         raise ResultsError(f"no command is known to make {key}; known reports: {sorted(COMMANDS)}")
     return COMMANDS[key]
 
 
 def _source(path):
-    return f"`{_command(path)}` -> `{Path(path).as_posix()}`, {_date(path)}"
+    p = Path(path)
+    shown = p.relative_to(Path.cwd()) if p.is_absolute() and p.is_relative_to(Path.cwd()) else p
+    return f"`{_command(path)}` -> `{shown.as_posix()}`, {_date(path)}"
 
 
 def synth_block(table, rows, meta, results, source):
@@ -105,7 +110,11 @@ def file_block(arg):
         rest = text[m.end():]
         end = re.search(r"^#{1," + str(len(m.group(1))) + r"} ", rest, re.M)
         text = rest[:end.start()] if end else rest
-    return f"*{_source(path)}.*\n\n{text.strip()}\n"
+    # images are relative to the report's folder under build/, which a document does not have: left out
+    lines = [x for x in text.strip().splitlines() if not x.startswith("![") and not x.startswith("Layouts (")]
+    text = "\n".join(lines).strip()
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return f"*{_source(path)}.*\n\n{text}\n"
 
 
 def _load_synth(path):
