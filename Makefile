@@ -49,9 +49,10 @@ accuracy: $(STAMP)
 	$(PY) -m llmstudy.accuracy $(if $(QUICK),--quick) $(ACCURACY_ARGS)
 
 ## Accuracy against silicon (perplexity vs area per lane and energy per MAC, Pareto front)
-## from build/accuracy/table8.json and build/synth/report.json -> build/frontier/frontier.{md,json,png}
+## from build/accuracy/table8.json and build/synth-all/report.json (build/synth/report.json if there is no
+## make synth-all report) -> build/frontier/frontier.{md,json,png}
 frontier: $(STAMP)
-	$(PY) -m llmstudy.frontier
+	$(PY) -m llmstudy.frontier $(if $(wildcard build/synth-all/report.json),--synth build/synth-all/report.json)
 
 ## The model on the hardware: one 512-token window, all 30 layers, every linear layer and Q x K^T on the Verilated
 ## tile, against the integer golden path -> build/infer/<scheme>-<tile>/report.{md,json}; INFER_ARGS for more

@@ -110,6 +110,8 @@ def file_block(arg):
         rest = text[m.end():]
         end = re.search(r"^#{1," + str(len(m.group(1))) + r"} ", rest, re.M)
         text = rest[:end.start()] if end else rest
+    elif text.startswith("# "):                     # the report's own title: the document has its heading
+        text = text.split("\n", 1)[1] if "\n" in text else ""
     # images are relative to the report's folder under build/, which a document does not have: left out
     lines = [x for x in text.strip().splitlines() if not x.startswith("![") and not x.startswith("Layouts (")]
     text = "\n".join(lines).strip()
