@@ -44,7 +44,8 @@ def _run(beats, expect, test_id, p_pause, seed=0):
     return res, len(y)
 
 
-def _beats(trace_set, n=256):
+def _beats(trace_set, n=None):
+    n = n or (256 if simulator() == "verilator" else 128)        # Icarus: a few hundred cycles per second
     u = get(TILE)
     syn = u.vectors(64, seed=1)
     real = u.stimulus(trace_set, n, seed=11)

@@ -21,10 +21,10 @@ NAMES = selected(units(protocol="cycle"))
 def _cycles(u, var, default):
     """Cycles per lane from ``var`` (scaled by the unit's ``cycles_scale``), times the bench's lanes. Icarus
     runs wide dot-product units at a few hundred cycles per second, so it gets ``4 / lanes`` of the stream
-    there (Verilator runs all of it)."""
+    there, ``2 / lanes`` at 32 lanes (Verilator runs all of it; every corner segment runs in full either way)."""
     scale = u.cycles_scale
     if simulator() == "icarus" and u.table.per == "lane":
-        scale *= min(1.0, 4 / u.per)
+        scale *= min(1.0, 4 / u.per) if u.per <= 16 else 2 / u.per     # 32 lanes: an eighth of it
     return max(1, int(env_int(var, default) * scale)) * u.bench_lanes
 
 
