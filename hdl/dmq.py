@@ -87,23 +87,15 @@ class DMQEncoder(wiring.Component):
 
     Parameters
     ----------
-    group_size : int
-        Elements per group (power of two, 1..128).
-    base_bits : int
-        Two's complement width of the base integers (3..16).
-    kept_bits : int
-        Code width, sign included (2..8).
-    pipeline : bool
-        Register the outputs (latency 1).
+    group_size, base_bits, kept_bits, pipeline
+        As ``SDREncoder``'s.
 
     Members
     -------
-    x : In(ArrayLayout(signed(base_bits), group_size))
-    i_valid : In(1)
-    codes : Out(ArrayLayout(SignMag(kept_bits - 1), group_size))
+    x, i_valid, codes, o_valid
+        As ``SDREncoder``'s.
     scale : Out(unsigned(base_bits - 1))
-        The group's absolute maximum.
-    o_valid : Out(1)
+        The group's absolute maximum (where the SDR encoder has ``flag``).
     """
 
     def __init__(self, *, group_size=16, base_bits=16, kept_bits=4, pipeline=False):

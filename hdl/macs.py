@@ -139,31 +139,7 @@ class DecompressionFreeMAC(_CompressedMAC):
 class ConventionalMAC(_CompressedMAC):
     """QRazor conventional MAC (paper Fig. 3 top): decompress both operands, ``a_base x w_base`` multiply.
 
-    Same ports and results as ``DecompressionFreeMAC``; only the datapath differs.
-
-    Parameters
-    ----------
-    a_base, a_kept : int
-        The activation's SDR format: base bits (3..16) and kept bits (2..8, sign included).
-    w_base, w_kept : int
-        The weight's SDR format, likewise.
-    acc_width : int
-        Accumulator bits (2..64, wrapping).
-
-    Members
-    -------
-    a : In(SignMag(a_kept - 1))
-        The activation's code (sign and magnitude).
-    fa : In(flag bits)
-        Its group's flag, as wide as the format's largest flag needs.
-    w : In(SignMag(w_kept - 1))
-        The weight's code.
-    fw : In(flag bits)
-        Its group's flag.
-    en, load : In(1)
-        Accumulate this cycle's product; start a new sum with it (``acc = product``).
-    acc : Out(signed(acc_width))
-        The sum, ``latency = 2`` cycles after the inputs.
+    Same parameters, members and results as ``DecompressionFreeMAC``; only the datapath differs.
     """
 
     def elaborate(self, platform):
