@@ -7,7 +7,8 @@
   ``build/synth-all/report.json``);
 * ``headline``: the headline units' ratios against their baselines (area, power), from the same report;
 * ``file PATH``: a report's markdown file as it is (``build/infer/system.md``, ``build/formal/report.md``, ...);
-  ``file PATH#HEADING`` only the section under that heading.
+  ``file PATH#HEADING`` only the section under that heading (spaces in HEADING written as ``_``); a whole file
+  loses its own ``#`` title, and images (relative to the report's folder) are left out.
 
 Every block starts with a line naming the command that made the report and the report's date (the file's
 modification time, UTC). A block whose report is missing is left as it is and named. Also copies the per-lane
