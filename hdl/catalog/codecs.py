@@ -36,26 +36,37 @@ def encoder_corner_groups(fmt):
     return np.concatenate(groups).astype(np.int64)
 
 
-def encoder(name, fmt, role, label, doc, pipeline=False):
-    """SDR encoder of one group of ``fmt.group_size`` base integers of ``role`` per cycle."""
+def group_quantizer(name, component, params, fmt, role, compress, side, corners, label, doc, **unit):
+    """A unit that quantizes one group of ``fmt.group_size`` base integers of ``role`` per cycle (``x``,
+    ``i_valid`` -> ``codes``, its per-group ``side`` output, ``o_valid``): the SDR encoder (side ``flag``) and the
+    DMQ quantizer (side ``scale``). ``compress(x, fmt, axis)`` is its golden function and returns a tensor whose
+    ``codes`` and per-group side array (the attribute ``side + "s"``) are the outputs; ``corners(fmt)`` its corner
+    groups; ``unit`` further ``Unit`` fields."""
     g = fmt.group_size
 
     def golden(d):
-        t = G.compress(d["x"], fmt, axis=1)
-        return {"codes": signmag(t.codes, fmt), "flag": t.flags[:, 0].astype(np.int64), "o_valid": d["i_valid"]}
+        t = compress(d["x"], fmt, axis=1)
+        return {"codes": signmag(t.codes, fmt), side: getattr(t, side + "s")[:, 0].astype(np.int64),
+                "o_valid": d["i_valid"]}
 
     def stimulus(source, cycles, seed):
         x = source.groups(role, g, cycles, seed)
         return {"x": x, "i_valid": np.ones(len(x), np.int64)}
 
     def segments(seed):
-        x = encoder_corner_groups(fmt)
+        x = corners(fmt)
         return [{"x": x, "i_valid": np.ones(len(x), np.int64)}]
 
-    return Unit(name, SDREncoder, dict(group_size=g, base_bits=fmt.base_bits, kept_bits=fmt.kept_bits,
-                                       pipeline=pipeline),
+    return Unit(name, component, dict(group_size=g, base_bits=fmt.base_bits, kept_bits=fmt.kept_bits, **params),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=ENCODER_TABLE,
-                rest="encoder", per=g, bench_lanes=8, cycles_scale=4 / g, flows=frozenset({"ice40", "gate_level"}))
+                rest="encoder", per=g, bench_lanes=8, cycles_scale=4 / g, flows=frozenset({"ice40", "gate_level"}),
+                **unit)
+
+
+def encoder(name, fmt, role, label, doc, pipeline=False):
+    """SDR encoder of one group of ``fmt.group_size`` base integers of ``role`` per cycle."""
+    return group_quantizer(name, SDREncoder, dict(pipeline=pipeline), fmt, role, G.compress, "flag",
+                           encoder_corner_groups, label, doc)
 
 
 def decoder(name, fmt, role, label, doc, g=16):

@@ -9,7 +9,7 @@ from golden.streams import SyntheticSource, from_signmag, signmag
 
 from ..dmq import DMQDotProductUnit, DMQEncoder
 from ..unit import Unit, register
-from .codecs import ENCODER_TABLE
+from .codecs import group_quantizer
 from .common import DIVIDE, SCALE, en_gaps, headline, placed, product_grid, serves
 from .dots import DOT_PARTS, dot_lanes, dot_table, every_pair_under_every_side, wrapping_corner
 
@@ -44,24 +44,8 @@ def dmq_corner_groups(fmt):
 
 def dmq_encoder(name, fmt, role, label, doc):
     """``DMQEncoder`` of one group of ``fmt.group_size`` base integers of ``role`` per cycle."""
-    g = fmt.group_size
-
-    def golden(d):
-        t = GDMQ.dmq_compress(d["x"], fmt, axis=1)
-        return {"codes": signmag(t.codes, fmt), "scale": t.scales[:, 0].astype(np.int64), "o_valid": d["i_valid"]}
-
-    def stimulus(source, cycles, seed):
-        x = source.groups(role, g, cycles, seed)
-        return {"x": x, "i_valid": np.ones(len(x), np.int64)}
-
-    def segments(seed):
-        x = dmq_corner_groups(fmt)
-        return [{"x": x, "i_valid": np.ones(len(x), np.int64)}]
-
-    return Unit(name, DMQEncoder, dict(group_size=g, base_bits=fmt.base_bits, kept_bits=fmt.kept_bits),
-                golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=ENCODER_TABLE,
-                parts={f"divide{i}": DIVIDE for i in range(g)}, rest="encoder", per=g, bench_lanes=8,
-                cycles_scale=4 / g, flows=frozenset({"ice40", "gate_level"}))
+    return group_quantizer(name, DMQEncoder, {}, fmt, role, GDMQ.dmq_compress, "scale", dmq_corner_groups, label,
+                           doc, parts={f"divide{i}": DIVIDE for i in range(fmt.group_size)})
 
 
 def dot_dmq_unit(name, lanes, g, label, doc, table, encoder=None):
