@@ -173,4 +173,4 @@ endmodule
                  f"{pa} x {pw} product): each field is the pair's "
                  "a0*w0 + a1*w1, every input", "comb",
                  {"dot.v": v, "ref.v": pairs_reference("pairs", lanes, fa, fw, k), "top.sv": top}, "dot.v", "top",
-                 (r"(= pair0\[\d+:\d+\]) \+ ", r"\1 - "), tags=("dot", "pairs"))
+                 (r"(= pair0\[\d+:\d+\]) \+ ", r"\1 - "), tags=("dot", "pairs"), x_module=PAIRS_MODULE)

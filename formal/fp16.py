@@ -18,7 +18,8 @@ def fp16_proofs():
     for every operand triple: NaN, ``Inf * 0`` and ``Inf - Inf`` give the canonical NaN and nothing else does;
     ``x * 1 + (-0) = x`` exactly (subnormals and signed zeros included); ``fma(-a, b, -c) = -fma(a, b, c)`` unless
     the result is NaN or an exact zero (round to nearest even is symmetric); and in the MAC (``FP16MAC``) every
-    NaN the accumulator ever holds is the canonical ``0x7E00``, for any input sequence."""
+    NaN the accumulator ever holds is the canonical ``0x7E00`` and the accumulator is never undefined, for any input
+    sequence."""
     from hdl.fp16_mac import FP16FMA, FP16MAC
     fma = _export(FP16FMA(), "fma")
     specials = f"""module top(input [15:0] a, input [15:0] b, input [15:0] c);
@@ -55,7 +56,10 @@ endmodule
     canonical = f"""module top(input clk, input rst, input [15:0] a, input [15:0] b, input en, input load);
   wire [15:0] acc;
   mac u(.clk(clk), .rst(rst), .a(a), .b(b), .en(en), .load(load), .acc(acc));
-{_FP16_FUNCS}  always @* if (nan(acc)) assert(acc == 16'h7e00);
+{_FP16_FUNCS}  always @* begin
+    assert(acc < 16'h8000 || acc >= 16'h8000);    // every bit defined: with an x this is undefined, not true
+    if (nan(acc)) assert(acc == 16'h7e00);
+  end
 endmodule
 """
     nan_mutant = (r"r = 16'h7e00;", "r = 16'h7e01;")
@@ -71,7 +75,7 @@ endmodule
         Proof("fp16_fma_sign_symmetry", "FP16 FMA: fma(-a, b, -c) = -fma(a, b, c) unless NaN or an exact zero "
               "(round to nearest even is symmetric)", "comb", {"fma.v": fma, "top.sv": symmetry}, "fma.v", "top",
               (r"= - \$signed\(total\);", "= $signed(total);"), tags=("fp16",)),
-        Proof("fp16_mac_nan_canonical", "FP16 MAC: every NaN the accumulator holds is 0x7E00, any input sequence",
+        Proof("fp16_mac_nan_canonical", "FP16 MAC: every NaN the accumulator holds is 0x7E00, and no bit of it is undefined, any input sequence",
               "induct", {"mac.v": mac, "top.sv": canonical}, "mac.v", "top", nan_mutant, depth=3, tags=("fp16",)),
     ]
 

@@ -32,15 +32,19 @@ def run(unit, drive, rst=None):
     got = {p.name: [] for p, _ in outs}
 
     async def bench(ctx):
-        for j in range(n + max(lat - 1, 0)):
+        # Cycle j applies its inputs, then reads the outputs before its clock edge: a registered output shows
+        # what earlier cycles' inputs made, so an output whose register is missing (it follows this cycle's
+        # inputs) or a latency other than the declared one differs from the golden model everywhere.
+        for j in range(n + lat):
             for _, sig, w in ins:
                 ctx.set(sig, w[j] if j < n else 0)
             if unit.clocked:
                 ctx.set(dut_rst, int(rst[j]) if j < n else 0)
-                await ctx.tick()
-            if j >= lat - 1 or not unit.clocked:
+            if j >= lat:
                 for p, sig in outs:
                     got[p.name].append(ctx.get(sig) & ((1 << p.width) - 1))
+            if unit.clocked:
+                await ctx.tick()
 
     top = Module()
     top.submodules.dut = dut

@@ -29,6 +29,7 @@ __all__ = ["IntMAC", "DecompressionFreeMAC", "ConventionalMAC"]
 
 class _MAC(wiring.Component):
     latency = 2
+    accumulator = Accumulator           # the accumulator's class (``hdl.mutants`` swaps in broken ones)
 
     def _register_inputs(self, m, names):
         return register_inputs(self, m, names)
@@ -65,7 +66,7 @@ class IntMAC(_MAC):
         m = Module()
         q = self._register_inputs(m, ["a", "b"])
         m.submodules.multiplier = mul = IntMultiplier(self.a_bits, self.b_bits)
-        m.submodules.accumulator = acc = Accumulator(self.a_bits + self.b_bits, self.acc_width)
+        m.submodules.accumulator = acc = self.accumulator(self.a_bits + self.b_bits, self.acc_width)
         m.d.comb += [mul.a.eq(q["a"]), mul.b.eq(q["b"]), acc.product.eq(mul.p), acc.en.eq(q["en"]),
                      acc.load.eq(q["load"]), self.acc.eq(acc.acc)]
         return m
@@ -126,7 +127,7 @@ class DecompressionFreeMAC(_CompressedMAC):
         max_shift = self.a_max_flag + self.w_max_flag
         m.submodules.multiplier = mul = SignMagMultiplier(na, nw)
         m.submodules.shifter = sh = BarrelShifter(na + nw, max_shift)
-        m.submodules.accumulator = acc = Accumulator(na + nw + max_shift, self.acc_width, sign_magnitude=True)
+        m.submodules.accumulator = acc = self.accumulator(na + nw + max_shift, self.acc_width, sign_magnitude=True)
         m.d.comb += [
             mul.a.eq(q["a"]), mul.b.eq(q["w"]),
             sh.i.eq(mul.mag), sh.amount.eq(q["fa"] + q["fw"]),
@@ -148,7 +149,7 @@ class ConventionalMAC(_CompressedMAC):
         m.submodules.decoder_a = da = SDRDecoder(base_bits=self.a_base, kept_bits=self.a_kept)
         m.submodules.decoder_w = dw = SDRDecoder(base_bits=self.w_base, kept_bits=self.w_kept)
         m.submodules.multiplier = mul = IntMultiplier(self.a_base, self.w_base)
-        m.submodules.accumulator = acc = Accumulator(self.a_base + self.w_base, self.acc_width)
+        m.submodules.accumulator = acc = self.accumulator(self.a_base + self.w_base, self.acc_width)
         m.d.comb += [
             da.code.eq(q["a"]), da.flag.eq(q["fa"]), dw.code.eq(q["w"]), dw.flag.eq(q["fw"]),
             mul.a.eq(da.value), mul.b.eq(dw.value),

@@ -15,6 +15,7 @@ words are given as their integer word. The golden function models one copy of th
 output ``o`` for input cycle ``j`` is what the port shows ``latency`` cycles after cycle ``j``'s inputs.
 """
 
+import itertools
 import operator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,7 +26,8 @@ from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
 __all__ = ["Port", "Stream", "Table", "Unit", "streams", "register", "get", "units", "ports", "concat", "idle",
-           "split_lanes", "words", "unpack_word", "expected_lanes", "unregister", "UnitError"]
+           "split_lanes", "words", "unpack_word", "expected_lanes", "unregister", "UnitError",
+           "control_ports", "control_coverage", "count_controls", "coverage_text"]
 
 
 class UnitError(ValueError):
@@ -150,6 +152,9 @@ def streams(component):
         if member.is_signature and isinstance(member.signature, _stream.Signature):
             out.append(Stream(name, member.flow == wiring.In, member.signature.members["payload"].shape))
     return sorted(out, key=lambda s: not s.is_input)
+
+
+CONTROL_CYCLES = 256          # cycles of ``Unit.control_segments`` (a quarter of them on zero data)
 
 
 @dataclass(frozen=True)
@@ -301,7 +306,25 @@ class Unit:
         parts = [*self.segments(seed), self.stimulus(SyntheticSource(), cycles, seed)]
         if self.protocol == "stream":
             return {k: concat([p[k] for p in parts]) for k in parts[0]}
-        return concat(parts)
+        return concat(parts[:-1] + self.control_segments(seed) + parts[-1:])
+
+    def control_segments(self, seed, cycles=CONTROL_CYCLES):
+        """Segments that drive every combination of the control inputs (``control_ports``: ``en``, ``load``,
+        ``i_valid``), each at random, in each state ``control_coverage`` names: first on all-zero data from reset
+        (the outputs stay zero), then on synthetic data (an accumulator holds a value that a wrong priority
+        between ``en`` and ``load`` would clear or keep). The data streams alone never drive ``load`` with ``en``
+        low, nor ``i_valid`` low. Empty for a unit without control inputs."""
+        from golden.streams import SyntheticSource
+        names = control_ports(self)
+        if not names:
+            return []
+        rng = np.random.default_rng(seed + 7)
+        zero = idle(self, cycles // 4)
+        data = dict(self.stimulus(SyntheticSource(), cycles, seed + 7))
+        for seg in (zero, data):
+            for k in names:
+                seg[k] = rng.integers(0, 2, len(seg[k])).astype(np.int64)
+        return [zero, data]
 
 
 _REGISTRY = {}
@@ -414,3 +437,54 @@ def words(values, elem_width):
 def unpack_word(word, elem_width, count):
     mask = (1 << elem_width) - 1
     return [(word >> (i * elem_width)) & mask for i in range(count)]
+
+
+# ---------------------------------------------------------------- control coverage
+
+
+def control_ports(unit):
+    """The unit's one-bit control inputs (``en``, ``load``, ``i_valid``), in port order."""
+    return [p.name for p in unit.inputs if p.width == 1 and not p.array]
+
+
+def control_coverage(unit, drive, rst=None):
+    """How often the stimulus ``drive`` (one copy from reset, as ``unit.expect`` takes it) reaches each
+    combination of the unit's control inputs in each state that matters: ``{(values, state): cycles}``, with
+    ``values`` a tuple of the control inputs (``control_ports`` order) and ``state`` ``"zero"`` or ``"held"``:
+    whether the unit's outputs answering the previous cycle (the golden model's) were all zero or held a value
+    (an accumulator that a control input could wrongly clear or keep). Every combination of every state is
+    listed, reached or not (count 0), so a hole shows. Cycles with a reset pulse (``rst``) are not counted."""
+    unit.check_drive(drive)
+    exp = unit.expect(drive)
+    return count_controls(unit, {k: np.asarray(v)[:, None] for k, v in drive.items()},
+                          {k: np.asarray(v)[:, None] for k, v in exp.items()}, rst)
+
+
+def count_controls(unit, lane_drive, lane_expect, rst=None):
+    """``control_coverage`` of ``split_lanes`` streams and their ``expected_lanes`` outputs, over every lane."""
+    names = control_ports(unit)
+    cycles, lanes = next(iter(lane_drive.values())).shape[:2]
+    held = np.zeros((cycles, lanes), bool)
+    for v in lane_expect.values():
+        nz = np.asarray(v).reshape(cycles, lanes, -1).any(axis=2)
+        held[1:] |= nz[:-1]
+    keys = np.zeros((cycles, lanes), np.int64)
+    for i, k in enumerate(names):
+        keys |= (np.asarray(lane_drive[k], np.int64) & 1) << i
+    if rst is not None:
+        keep = np.asarray(rst, np.int64) == 0
+        keys, held = keys[keep], held[keep]
+    out = {}
+    for combo in itertools.product((0, 1), repeat=len(names)):
+        key = sum(b << i for i, b in enumerate(combo))
+        for state, mask in (("zero", ~held), ("held", held)):
+            out[(combo, state)] = int(((keys == key) & mask).sum())
+    return out
+
+
+def coverage_text(unit, counts):
+    """One line: ``en/load 00 zero 12, ...``; empty for a unit without control inputs."""
+    names = control_ports(unit)
+    if not names:
+        return ""
+    return f"{'/'.join(names)}: " + ", ".join(f"{''.join(map(str, c))} {s} {n}" for (c, s), n in counts.items())

@@ -21,7 +21,7 @@ import numpy as np
 from golden.validate import check_int_param
 from hdl import native
 from hdl.export import TIMESCALE, to_verilog
-from hdl.unit import expected_lanes, split_lanes
+from hdl.unit import count_controls, coverage_text, expected_lanes, split_lanes
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = Path(__file__).resolve().parent
@@ -210,7 +210,12 @@ def check(unit, drive, test_id, trace_fraction=0.0, lanes=None, rst=None):
     assert int(res["mismatches"]) == 0, f"{unit.name}: {int(res['mismatches'])} mismatches"
     assert vectors == cycles * lanes > 0 and int(res["checked"]) > 0
     record(unit, test_id, vectors, seconds, vectors * unit.per, round(vectors * unit.per * trace_fraction))
-    print(f"\n{unit.name} [{simulator()}]: {vectors:,} vectors in {seconds:.1f} s = {vectors / seconds:,.0f}/s")
+    lane_drive = {k[3:]: v for k, v in stim.items() if k.startswith("in_")}
+    lane_expect = {k[7:]: v for k, v in stim.items() if k.startswith("expect_")}
+    res["coverage"] = count_controls(unit, lane_drive, lane_expect, rst)
+    covered = coverage_text(unit, res["coverage"])
+    print(f"\n{unit.name} [{simulator()}]: {vectors:,} vectors in {seconds:.1f} s = {vectors / seconds:,.0f}/s"
+          + (f"; control cycles {covered}" if covered else ""))
     return res
 
 

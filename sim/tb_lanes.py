@@ -4,7 +4,8 @@ Stimulus (from the pytest side, ``stimulus.npz`` in the build folder):
   ``in_<port>``      (cycles, lanes[, k]) values driven on input ``port`` in cycle j
   ``expect_<port>``  (cycles, lanes[, k]) the golden model's value of output ``port`` ``latency`` cycles later
   ``rst``            (cycles,) synchronous reset driven in cycle j (all lanes)
-After the initial reset every output must read 0. Each cycle's outputs are compared with the golden model's as
+After the initial reset every output must read 0. Outputs are read with the inputs of the cycle ``latency`` after
+the one they answer already applied, so a missing output register fails. Each cycle's outputs are compared with the golden model's as
 whole wide words; every mismatch is counted, the first few are logged with cycle, lane, port, expected, got and
 the lane's inputs, and the bench fails at the end if any differed or if it compared nothing. Counts go to
 ``results.npz``.
@@ -17,7 +18,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, Timer
+from cocotb.triggers import FallingEdge, ReadOnly, Timer
 from tb_common import finish
 
 from hdl.unit import unpack_word, words
@@ -86,13 +87,17 @@ async def check_against_golden(dut):
         for n, _, _ in outs:                                          # reset state
             if handles_out[n].value.to_unsigned() != 0:
                 raise AssertionError(f"{m['unit']}: output {n} is {handles_out[n].value} after reset, expected 0")
+        # Cycle j's inputs go on at the falling edge; the outputs are read once they have settled, with those
+        # inputs applied: a registered output still shows cycle j - latency, while an output whose register is
+        # missing (or a unit with another latency) already follows cycle j and fails.
         for j in range(cycles + lat):
             await FallingEdge(dut.clk)
-            if j >= lat:
-                compare(j - lat)
             for n, h in handles_in.items():
                 h.value = drive[n][j] if j < cycles else 0
             dut.rst.value = rst[j] if j < cycles else 0
+            if j >= lat:
+                await ReadOnly()
+                compare(j - lat)
     else:
         for j in range(cycles):
             for n, h in handles_in.items():

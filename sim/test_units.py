@@ -12,8 +12,11 @@ import pytest
 from harness import BUILD, bench_stimulus, check, env_int, run_bench, selected, simulator
 
 from golden.streams import SyntheticSource
+from hdl import mutants
 from hdl.catalog import get, units
-from hdl.unit import concat
+from hdl.unit import concat, control_ports
+
+CONTROL_CYCLES = 32        # control segment cycles under the Icarus budget of the wide encoders
 
 NAMES = selected(units(protocol="cycle"))
 
@@ -56,7 +59,7 @@ def test_unit(name, trace_set):
         corner, n_syn, n_real = budget
         corners = concat(u.segments(1))
         synthetic = concat([corners if corner is None else _head(corners, corner),
-                            u.stimulus(SyntheticSource(), n_syn, 1)])
+                            *u.control_segments(1, CONTROL_CYCLES), u.stimulus(SyntheticSource(), n_syn, 1)])
         real = _head(u.stimulus(trace_set, n_real, seed=11), n_real)
     else:
         synthetic = u.vectors(_cycles(u, "QR_SIM_CYCLES", 2000), seed=1)
@@ -69,7 +72,9 @@ def test_unit(name, trace_set):
         rst = np.zeros(per_lane, np.int64)
         rst[[per_lane // 3, per_lane // 3 + 1, 2 * per_lane // 3]] = 1
     lanes_real = len(real[u.inputs[0].name]) / n
-    check(u, drive, "all", trace_fraction=lanes_real, rst=rst)
+    res = check(u, drive, "all", trace_fraction=lanes_real, rst=rst)
+    holes = [f"{''.join(map(str, c))} {s}" for (c, s), n in res["coverage"].items() if n == 0]
+    assert not holes, f"{name}: the stimulus never drives control inputs {control_ports(u)} = {holes}"
 
 
 def test_bench_catches_a_wrong_expectation():
@@ -87,3 +92,14 @@ def test_bench_catches_a_wrong_expectation():
     assert get_results(xml) == (1, 1)                  # the bench ran, and it is the one that failed
     res = np.load(build / "results.npz")
     assert int(res["mismatches"]) == 1 and str(res["first"][0]).index("cycle 3 lane 5 port value") == 0
+
+
+def test_bench_catches_a_missing_output_register():
+    """The bench reads outputs with the next cycle's inputs applied: the pipelined encoder with its output
+    register removed (declaring latency 1 still) fails it, on every simulator."""
+    u = mutants.no_output_register()
+    stim = bench_stimulus(u, u.vectors(64, seed=1), 8)
+    with pytest.raises(SystemExit):
+        run_bench(u, 8, stim, "mutant")
+    res = np.load(BUILD / simulator() / f"{u.name}_mutant" / "results.npz")
+    assert int(res["mismatches"]) > 0.03 * int(res["checked"])

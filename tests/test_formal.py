@@ -25,6 +25,22 @@ def test_mutant_is_refuted(name, tmp_path):
     assert not r.proven, f"{name}: the mutant {PROOFS[name].mutation} is proven too: the property cannot fail"
 
 
+@pytest.mark.parametrize("name", list(PROOFS))
+def test_x_mutant_is_refuted(name, tmp_path):
+    """Undefined values are modelled: the unit with every output reading x wherever it should drive 0 (a value
+    the RTL leaves undefined) fails the proof; without undef modelling it would be read as 0 and pass."""
+    r = formal.run(PROOFS[name], tmp_path, mutant="x")
+    assert not r.proven, f"{name}: the x mutant is proven: the proof does not model undefined values"
+
+
+def test_x_mutant_passes_without_undef_modelling(tmp_path, monkeypatch):
+    """The x mutant is the bug it stands for: with undef modelling switched off, the encoder proof accepts it."""
+    script = formal.Proof.script
+    monkeypatch.setattr(formal.Proof, "script",
+                        lambda self: script(self).replace(" -enable_undef -set-def-inputs", "").replace(" -keepdc", ""))
+    assert formal.run(PROOFS["enc_a16k4_g8"], tmp_path, mutant="x").proven
+
+
 def test_slow_proofs_are_in_the_ci_set():
     assert set(formal.SLOW) <= set(PROOFS)           # a renamed proof must not drop out of make test-full silently
 

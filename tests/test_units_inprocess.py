@@ -7,9 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hdl import insim
+from golden.streams import SyntheticSource
+from hdl import insim, mutants
 from hdl.catalog import get, units
-from hdl.unit import expected_lanes
+from hdl.unit import concat, control_coverage, control_ports, coverage_text, expected_lanes
 
 NAMES = [u.name for u in units(protocol="cycle")]
 CLOCKED = [u.name for u in units(protocol="cycle") if u.clocked]
@@ -35,7 +36,7 @@ def test_reset_mid_stream(name):
     u = get(name)
     d = {k: v[-700:] for k, v in u.vectors(400, seed=3).items()}
     rst = np.zeros(700, np.int64)
-    rst[[200, 201, 450]] = 1
+    rst[[200, 201, 450, 600]] = 1
     m = insim.check(u, d, rst)
     assert m.count == 0, f"{name}: {m}"
     # the reset model is live: the same run compared with a golden model that ignores the reset fails
@@ -65,3 +66,31 @@ def test_a_wrong_golden_value_is_counted(name):
         return dict(out, **{k: v})
     m = insim.check(dataclasses.replace(u, golden=corrupt), u.vectors(50, seed=2))
     assert m.count >= 1 and m.first[0][0] == 5
+
+
+@pytest.mark.parametrize("name", [u.name for u in units(protocol="cycle") if control_ports(u)])
+def test_stimulus_covers_every_control_combination(name):
+    """Every combination of the control inputs (en/load, i_valid) in both states (outputs zero, or holding a
+    value a wrong priority would clear or keep) is driven, several times."""
+    u = get(name)
+    counts = control_coverage(u, u.vectors(_cycles(u), seed=1))
+    print(f"{name}: {coverage_text(u, counts)}")
+    assert min(counts.values()) >= 5, f"{name}: {coverage_text(u, counts)}"
+
+
+def test_a_missing_output_register_fails():
+    """Outputs are read with the answered cycle's successors applied: the pipelined encoder with its output
+    register removed (still declaring latency 1) differs from the golden model."""
+    u = mutants.no_output_register()
+    m = insim.check(u, u.vectors(_cycles(u), seed=1))
+    assert m.count > 0.03 * m.checked, f"{u.name}: {m}"
+
+
+def test_load_without_en_is_covered():
+    """An accumulator that lets ``load`` act while ``en`` is low fails on the stimulus; the data streams alone
+    (without ``control_segments``) never drive that combination and pass it, which is the hole they closed."""
+    u = mutants.load_ignores_en()
+    m = insim.check(u, u.vectors(_cycles(u), seed=1))
+    assert m.count > 0, f"{u.name}: {m}"
+    streams_only = concat([*u.segments(1), u.stimulus(SyntheticSource(), _cycles(u), 1)])
+    assert insim.check(u, streams_only).count == 0
