@@ -24,10 +24,11 @@ def _yosys():
 
 class _Text:
     """Verilog made on first use: exporting elaborates the unit, so listing the proofs (names, CLI checks, test
-    collection) stays cheap. ``str()`` gives the text."""
+    collection) stays cheap. ``str()`` gives the text. An exported unit keeps its ``component`` and ``name``."""
 
-    def __init__(self, make):
+    def __init__(self, make, component=None, name=None):
         self._make, self._text = make, None
+        self.component, self.name = component, name
 
     def __str__(self):
         if self._text is None:
@@ -36,7 +37,7 @@ class _Text:
 
 
 def _export(component, name):
-    return _Text(lambda: verilog.convert(component, name=name, emit_src=False))
+    return _Text(lambda: verilog.convert(component, name=name, emit_src=False), component, name)
 
 
 @dataclass
@@ -55,6 +56,13 @@ class Proof:
     gate: str = ""
     tags: tuple = field(default_factory=tuple)
     x_module: str = None         # the module the x mutant wraps (default: the unit file's first)
+    exported: object = None      # the unit's plain export (``_export``) where ``sources[dut]`` is changed from it
+
+    @property
+    def unit_text(self):
+        """The proven unit's export (a ``_Text`` with its component), or None."""
+        t = self.exported if self.exported is not None else self.sources.get(self.dut)
+        return t if getattr(t, "component", None) is not None else None
 
     def script(self):
         """The Yosys script. Every kind models undefined values (``-enable_undef``, inputs defined, optimizations
@@ -73,6 +81,9 @@ class Proof:
                 "opt -fast -keepdc\n")
         if self.kind == "comb":
             return head + f"sat -verify -prove-asserts -set-assumes {undef} -show-inputs {self.top}\n"
+        if self.kind == "bmc":
+            return head + (f"sat -verify -seq {self.depth} -prove-asserts -set-assumes -set-init-zero {undef} "
+                           f"-show-inputs {self.top}\n")
         return head + (f"sat -verify -tempinduct -prove-asserts -set-assumes -set-init-zero {undef} "
                        f"-maxsteps {self.depth} -show-inputs {self.top}\n")
 
@@ -80,7 +91,8 @@ class Proof:
     def engine(self):
         return {"equiv": "miter -equiv + sat -prove", "comb": "sat -prove (assume/assert)",
                 "defined": "sat -enable_undef -set-def-inputs -prove",
-                "induct": f"sat -tempinduct (k <= {self.depth})"}[self.kind]
+                "induct": f"sat -tempinduct (k <= {self.depth})",
+                "bmc": f"sat -seq {self.depth} (every cycle of the first {self.depth} from reset)"}[self.kind]
 
 
 @dataclass
@@ -111,15 +123,19 @@ def x_mutant(text, module=None):
     order = [p.strip() for p in head.group(2).split(",")]
     if sorted(n for _, _, n in decls) != sorted(order) or not any(d == "output" for d, _, _ in decls):
         raise FormalError(f"x mutant: the ports of {name.strip()} ({order}) were not all found")
-    inner = name.rstrip() + "__inner" + (" " if name.startswith("\\") else "")
-    lines = [f"module {name}({', '.join(order)});"]
+    def ident(n):                    # an escaped identifier ends at white space
+        return n + " " if n.startswith("\\") else n
+
+    inner = ident(name.rstrip() + "__inner")
+    lines = [f"module {name}({', '.join(ident(p) for p in order)});"]
     conns = []
     for d, w, n in decls:
         rng = f"[{w - 1}:0] " if w > 1 else ""
-        lines.append(f"  {d} {rng}{n};")
+        lines.append(f"  {d} {rng}{ident(n)};")
         if d == "output":
-            lines += [f"  wire {rng}{n}__i;", f"  assign {n} = ({n}__i == {w}'d0) ? {{{w}{{1'bx}}}} : {n}__i;"]
-        conns.append(f".{n}({n}{'__i' if d == 'output' else ''})")
+            i = ident(n + "__i")
+            lines += [f"  wire {rng}{i};", f"  assign {ident(n)} = ({i} == {w}'d0) ? {{{w}{{1'bx}}}} : {i};"]
+        conns.append(f".{ident(n)}({ident(n + '__i') if d == 'output' else ident(n)})")
     lines += [f"  {inner} u({', '.join(conns)});", "endmodule", ""]
     renamed = text[:head.start()] + f"module {inner}(" + text[head.start() + len(f"module {name}("):]
     return renamed + "\n".join(lines)
@@ -157,12 +173,14 @@ def run(proof, workdir, mutant=False, timeout=TIMEOUT):
     dt = time.perf_counter() - t0
     text = log.read_text() if log.exists() else r.stdout + r.stderr
     proven = r.returncode == 0 and ("SUCCESS" in text or "QED" in text)
-    failed = "FAIL" in text or "failed" in text.lower() or r.returncode != 0
-    if not proven and not failed:
+    # refuted only on the solver's own verdict (a counterexample, or induction that did not close): any other
+    # error (a Verilog the mutation broke, a missing module) must not pass for a refuted mutant
+    refuted = "finished - model found" in text or "-> proof failed" in text
+    if not proven and not refuted:
+        if r.returncode:
+            raise FormalError(f"{proof.name}: Yosys failed (exit {r.returncode}): {r.stderr.strip()[-400:]}; "
+                              f"see {log}")
         raise FormalError(f"{proof.name}: Yosys neither proved nor refuted the property; see {log}")
-    if r.returncode and "FAIL" not in text and "SAT proof finished - model found" not in text and \
-            "failed" not in text:
-        raise FormalError(f"{proof.name}: Yosys failed (exit {r.returncode}): {r.stderr.strip()[-400:]}; see {log}")
     steps = None
     if proof.kind == "induct" and proven:
         m = re.findall(r"Base case for induction length (\d+) proven", text)

@@ -145,7 +145,7 @@ endmodule
                 "is the sum of its lanes' decoded products, any sequence")
     return Proof(f"dot{lanes}_w4a{a_kept}{pairs}_g{g}", what, "induct",
                  {"dot.v": v, "ref.v": dot_reference("ref", lanes, g, fa, fw), "top.sv": top}, "dot.v",
-                 "top", (tree_add, r"\1 - "), depth=depth, tags=("dot",))
+                 "top", (tree_add, r"\1 - "), depth=depth, tags=("dot",), exported=exported if dsp_pairs else None)
 
 
 def pairs_proof(lanes, g, a_kept=4):
@@ -160,17 +160,84 @@ def pairs_proof(lanes, g, a_kept=4):
             raise FormalError(f"{PAIRS_MODULE.strip()} has a clock: the compositional proof assumes it combinational")
         return v
     v = _Text(checked)
-    k, pa, pw = pair_packing(fa, fw)
-    ka, kw = fa.mag_bits + 1, fw.mag_bits + 1
+    k, pa, pw = pair_packing(fa, fw)            # the field width only locates the fields in the port
+    na, nw = fa.mag_bits, fw.mag_bits
+    ka, kw = na + 1, nw + 1
     top = f"""module top(input [{lanes * ka - 1}:0] a, input [{lanes * kw - 1}:0] w);
-  wire [{lanes // 2 * k - 1}:0] p, q;
+  wire [{lanes // 2 * k - 1}:0] p;
   {PAIRS_MODULE} u1(.a(a), .w(w), .p(p));
-  pairs u2(.a(a), .w(w), .p(q));
-  always @* assert(p == q);
+  integer i, j;
+  reg signed [31:0] s, x, y, field;
+  always @* begin
+    for (i = 0; i < {lanes // 2}; i = i + 1) begin
+      s = 0;
+      for (j = 2 * i; j < 2 * i + 2; j = j + 1) begin
+        x = a[j*{ka} +: {na}];
+        y = w[j*{kw} +: {nw}];
+        if (a[j*{ka} + {na}]) x = -x;
+        if (w[j*{kw} + {nw}]) y = -y;
+        s = s + x * y;
+      end
+      field = $signed(p[i*{k} +: {k}]);
+      assert(field == s);
+    end
+  end
 endmodule
 """
     return Proof(f"pairs{lanes}_w4a{a_kept}", f"{lanes}-lane W4A{a_kept} unit's packed multipliers (two lanes per "
-                 f"{pa} x {pw} product): each field is the pair's "
-                 "a0*w0 + a1*w1, every input", "comb",
-                 {"dot.v": v, "ref.v": pairs_reference("pairs", lanes, fa, fw, k), "top.sv": top}, "dot.v", "top",
-                 (r"(= pair0\[\d+:\d+\]) \+ ", r"\1 - "), tags=("dot", "pairs"), x_module=PAIRS_MODULE)
+                 f"{pa} x {pw} product): each field, sign-extended, is the pair's exact a0*w0 + a1*w1 (in 32 bits: "
+                 "a field too narrow for the sum fails), every input", "comb",
+                 {"dot.v": v, "top.sv": top}, "dot.v", "top",
+                 (r"(= pair0\[\d+:\d+\]) \+ ", r"\1 - "), tags=("dot", "pairs"), x_module=PAIRS_MODULE,
+                 exported=exported)
+
+
+# ---------------------------------------------------------------- INT dot-product units: the sum of a_i * b_i
+
+def int_dot_reference(name, lanes, a_bits, b_bits):
+    """Behavioural INT dot-product unit (latency 3): ``sum_i a_i * b_i`` of the two's complement operands by a
+    loop in 32 bits, registered, accumulated modulo 2^32 (``if en: acc <= (load ? 0 : acc) + sum``)."""
+    return f"""module {name}(input clk, input rst, input [{lanes * a_bits - 1}:0] a, input [{lanes * b_bits - 1}:0] b,
+    input en, input load, output reg [31:0] acc = 0);
+  reg [{lanes * a_bits - 1}:0] a_q = 0; reg [{lanes * b_bits - 1}:0] b_q = 0;
+  reg en_q = 0, load_q = 0, en_q2 = 0, load_q2 = 0;
+  reg [31:0] step_q = 0;
+  reg signed [31:0] s, x, y;
+  integer i;
+  always @* begin
+    s = 0;
+    for (i = 0; i < {lanes}; i = i + 1) begin
+      x = $signed(a_q[i*{a_bits} +: {a_bits}]);
+      y = $signed(b_q[i*{b_bits} +: {b_bits}]);
+      s = s + x * y;
+    end
+  end
+  always @(posedge clk) begin
+    if (rst) begin
+      a_q <= 0; b_q <= 0; en_q <= 0; load_q <= 0; en_q2 <= 0; load_q2 <= 0; step_q <= 0; acc <= 0;
+    end else begin
+      a_q <= a; b_q <= b; en_q <= en; load_q <= load;
+      step_q <= s; en_q2 <= en_q; load_q2 <= load_q;
+      if (en_q2) acc <= (load_q2 ? 32'd0 : acc) + step_q;
+    end
+  end
+endmodule
+"""
+
+
+def int_dot_proof(lanes, a_bits, b_bits, style="tree", depth=5):
+    from hdl.dot import IntDotProductUnit
+    dut = _export(IntDotProductUnit(lanes=lanes, a_bits=a_bits, b_bits=b_bits, style=style), "dot")
+    top = f"""module top(input clk, input rst, input [{lanes * a_bits - 1}:0] a, input [{lanes * b_bits - 1}:0] b,
+    input en, input load);
+  wire [31:0] acc1, acc2;
+  dot u1(.clk(clk), .rst(rst), .a(a), .b(b), .en(en), .load(load), .acc(acc1));
+  ref u2(.clk(clk), .rst(rst), .a(a), .b(b), .en(en), .load(load), .acc(acc2));
+  always @* assert(acc1 == acc2);
+endmodule
+"""
+    tag = "" if style == "tree" else f"_{style}"
+    return Proof(f"dot{lanes}_int{a_bits}x{b_bits}{tag}", f"{lanes}-lane INT {a_bits}x{b_bits} dot-product unit "
+                 f"({style}): the accumulator is the sum of a_i * b_i, any sequence", "induct",
+                 {"dot.v": dut, "ref.v": int_dot_reference("ref", lanes, a_bits, b_bits), "top.sv": top}, "dot.v",
+                 "top", (r"load \? 32'd0 : acc", "load ? 32'd1 : acc"), depth=depth, tags=("dot",))

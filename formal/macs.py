@@ -3,7 +3,7 @@
 
 
 from golden.sdr import SDRFormat
-from hdl.macs import ConventionalMAC, DecompressionFreeMAC
+from hdl.macs import ConventionalMAC, DecompressionFreeMAC, IntMAC
 
 from .core import Proof, _export
 
@@ -54,6 +54,7 @@ def mac_proofs(a_kept):
     conv = _export(ConventionalMAC(**params), "conv")
     tag = f"w4a{a_kept}"
     mutation = (r"= fa_q \+ fw_q;", "= fa_q - fw_q;")
+    wrapper = _mac_wrapper(fa, fw, a_kept - 1, 3, "ref", "assert(acc1 == acc2);")
     return [
         Proof(f"mac_{tag}_dfree_eq_conv", f"W4A{a_kept} decompression-free MAC holds the same accumulator as the "
               "conventional (decode + multiply) MAC after any input sequence", "induct",
@@ -65,4 +66,44 @@ def mac_proofs(a_kept):
               {"dfree.v": dfree, "ref.v": mac_reference("ref", fa, fw),
                "top.sv": _mac_wrapper(fa, fw, a_kept - 1, 3, "ref", "assert(acc1 == acc2);")},
               "dfree.v", "top", mutation, depth=4, tags=("mac",)),
+        Proof(f"mac_{tag}_conv_eq_formula", f"W4A{a_kept} conventional MAC: every step adds the decoded "
+              "operands' product (behavioural reference; with the formula proof of the decompression-free MAC "
+              "this covers the accumulator both MACs share, which the MAC-to-MAC proof cannot see)", "induct",
+              {"conv.v": conv, "ref.v": mac_reference("ref", fa, fw),
+               "top.sv": wrapper.replace("  dfree u1", "  conv u1")},
+              "conv.v", "top", (r"load \? 32'd0 : acc", "load ? 32'd1 : acc"), depth=4, tags=("mac",)),
     ]
+
+
+def int_mac_reference(name, a_bits, b_bits):
+    """The INT MAC as its definition: operands registered, then ``acc <= (load ? 0 : acc) + a * b`` when ``en``,
+    modulo 2^32, with ``a`` and ``b`` two's complement (sign-extended to 32 bits before the product)."""
+    return f"""module {name}(input clk, input rst, input signed [{a_bits - 1}:0] a, input signed [{b_bits - 1}:0] b,
+    input en, input load, output reg [31:0] acc = 0);
+  reg signed [{a_bits - 1}:0] a_q = 0; reg signed [{b_bits - 1}:0] b_q = 0; reg en_q = 0, load_q = 0;
+  wire signed [31:0] x = a_q, y = b_q;
+  always @(posedge clk) begin
+    if (rst) begin
+      a_q <= 0; b_q <= 0; en_q <= 0; load_q <= 0; acc <= 0;
+    end else begin
+      a_q <= a; b_q <= b; en_q <= en; load_q <= load;
+      if (en_q) acc <= (load_q ? 32'd0 : acc) + x * y;
+    end
+  end
+endmodule
+"""
+
+
+def int_mac_proof(a_bits, b_bits):
+    dut = _export(IntMAC(a_bits=a_bits, b_bits=b_bits), "dut")
+    top = f"""module top(input clk, input rst, input [{a_bits - 1}:0] a, input [{b_bits - 1}:0] b, input en, input load);
+  wire [31:0] acc1, acc2;
+  dut u1(.clk(clk), .rst(rst), .a(a), .b(b), .en(en), .load(load), .acc(acc1));
+  ref u2(.clk(clk), .rst(rst), .a(a), .b(b), .en(en), .load(load), .acc(acc2));
+  always @* assert(acc1 == acc2);
+endmodule
+"""
+    return Proof(f"mac_int{a_bits}x{b_bits}", f"INT {a_bits}x{b_bits} MAC: every step adds a * b of the two's "
+                 "complement operands (behavioural reference), any input sequence", "induct",
+                 {"dut.v": dut, "ref.v": int_mac_reference("ref", a_bits, b_bits), "top.sv": top}, "dut.v", "top",
+                 (r"load \? 32'd0 : acc", "load ? 32'd1 : acc"), depth=4, tags=("mac",))
