@@ -124,7 +124,8 @@ def main(argv=None):
              f"with {args.jobs} job(s), {progress.cached} of {len(items)} results from the cache (times are those "
              "measured when computed). Undefined values are modelled in every proof. Each mutant is the unit's "
              "Verilog with one operator changed; each x mutant reads x on every output where the unit drives 0.",
-             "", "| property | what | engine | proven | time (s) | induction length | mutant fails (s) | x mutant fails |",
+             "", "| property | what | engine | proven | time (s) | induction length | mutant fails (s) "
+             "| x mutant fails |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| `{r['name']}` | {r['what']} | {r['engine']} | {'yes' if r['proven'] else '**NO**'} | "

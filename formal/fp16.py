@@ -78,7 +78,8 @@ endmodule
         Proof("fp16_fma_sign_symmetry", "FP16 FMA: fma(-a, b, -c) = -fma(a, b, c) unless NaN or an exact zero "
               "(round to nearest even is symmetric)", "comb", {"fma.v": fma, "top.sv": symmetry}, "fma.v", "top",
               (r"= - \$signed\(total\);", "= $signed(total);"), tags=("fp16",)),
-        Proof("fp16_mac_nan_canonical", "FP16 MAC: every NaN the accumulator holds is 0x7E00, and no bit of it is undefined, any input sequence",
+        Proof("fp16_mac_nan_canonical", "FP16 MAC: every NaN the accumulator holds is 0x7E00, and no bit of it is "
+              "undefined, any input sequence",
               "induct", {"mac.v": mac, "top.sv": canonical}, "mac.v", "top", nan_mutant, depth=3, tags=("fp16",)),
     ]
 

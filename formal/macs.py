@@ -96,7 +96,8 @@ endmodule
 
 def int_mac_proof(a_bits, b_bits):
     dut = _export(IntMAC(a_bits=a_bits, b_bits=b_bits), "dut")
-    top = f"""module top(input clk, input rst, input [{a_bits - 1}:0] a, input [{b_bits - 1}:0] b, input en, input load);
+    top = f"""module top(input clk, input rst, input [{a_bits - 1}:0] a, input [{b_bits - 1}:0] b, input en,
+    input load);
   wire [31:0] acc1, acc2;
   dut u1(.clk(clk), .rst(rst), .a(a), .b(b), .en(en), .load(load), .acc(acc1));
   ref u2(.clk(clk), .rst(rst), .a(a), .b(b), .en(en), .load(load), .acc(acc2));

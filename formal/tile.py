@@ -59,7 +59,8 @@ endmodule
     kind = "int8x8" if int8 else "w4a4"
     return Proof(f"tile{rows}x{cols}x{lanes}_{kind}_protocol", f"{rows} x {cols} x {lanes} {kind.upper()} GEMM tile "
                  f"(depth {depth}): inputs joined, output held until taken, {rows} rows per block, no block lost, "
-                 f"duplicated, overwritten or shown early, any input and ready sequence (every cycle of the first {cycles})",
+                 "duplicated, overwritten or shown early, any input and ready sequence (every cycle of the first "
+                 f"{cycles})",
                  "bmc",
                  {"dut.v": _export(tile, "dut"), "top.sv": top}, "dut.v", "top",
                  (r"(assign room = [^;]*?) < ", r"\1 <= "), depth=cycles, tags=("tile",))

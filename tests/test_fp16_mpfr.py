@@ -96,7 +96,7 @@ def test_every_a_times_a_slice_of_b(c):
 def test_rounding_ties():
     """Every ``a`` times significands of ``b`` that make halfway products (``c = +0`` and ``-0``): the slice has
     thousands of ties, each rounded to even as MPFR does."""
-    b = np.array([0x3E00, 0x3D00, 0x3F00, 0x0600, 0x0200, 0xBE00], np.int64)   # 1.5, 1.25, 1.75, ...: short odd products
+    b = np.array([0x3E00, 0x3D00, 0x3F00, 0x0600, 0x0200, 0xBE00], np.int64)   # 1.5, 1.25, 1.75, ...
     a = ALL[:, None]
     ties = _ties(np.broadcast_to(a, (65536, b.size)).ravel(), np.broadcast_to(b[None, :], (65536, b.size)).ravel())
     assert ties > 1000, f"only {ties} ties in the slice"
