@@ -7,8 +7,8 @@ Stimulus (from the pytest side, ``stimulus.npz`` in the build folder):
 After the initial reset every output must read 0. Outputs are read with the inputs of the cycle ``latency`` after
 the one they answer already applied, so a missing output register fails. Each cycle's outputs are compared with
 the golden model's as whole wide words; every mismatch is counted, the first few are logged with cycle, lane,
-port, expected, got and the lane's inputs, and the bench fails at the end if any differed or if it compared nothing. Counts go to
-``results.npz``.
+port, expected, got and the lane's inputs, and the bench fails at the end if any differed or if it compared
+nothing. Counts go to ``results.npz``.
 """
 
 import os
