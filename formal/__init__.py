@@ -8,11 +8,16 @@ reference written here independently of the RTL, and a property:
 * ``comb``: a wrapper with immediate ``assume``/``assert`` statements on combinational logic, ``sat -prove-asserts
   -set-assumes``;
 * ``induct``: a wrapper around clocked units, proven for **every input sequence** from reset by temporal
-  induction (``sat -tempinduct``, base case from the registers' init values, induction length up to ``depth``).
+  induction (``sat -tempinduct``, base case from the registers' init values, induction length up to ``depth``);
+* ``bmc``: a wrapper around a clocked unit, every property checked in every cycle of the first ``depth`` from
+  reset, for every input sequence (``sat -seq``; the tiles' stream protocol).
 
-Every proof has a **mutant**: the unit's Verilog with one operator changed (``Proof.mutation``), which must fail
-(tested), so a proof that cannot fail is caught. ``proofs(full)`` lists them: the CI set (small group sizes) or
-every group size the hardware supports. ``python -m formal`` (``make formal``) runs them and writes
+Every kind models undefined values (``-enable_undef``): an ``x`` reaching a compared output or an assertion fails.
+Every proof has a **mutant**: the unit's Verilog with one operator changed (``Proof.mutation``), and an **x
+mutant** (``x_mutant``: every output reads ``x`` where the unit drives 0); both must fail (tested), so a proof
+that cannot fail, or that reads ``x`` as a value, is caught. ``coverage`` maps every registered unit to the proofs
+of its exact Verilog; ``NOT_PROVEN`` says what stops the others. ``proofs(full)`` lists them: the CI set (small
+group sizes) or every group size the hardware supports. ``python -m formal`` (``make formal``) runs them and writes
 ``build/formal/report.{md,json}``.
 """
 
