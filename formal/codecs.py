@@ -6,7 +6,7 @@ from golden.sdr import FLAG_BITS, SDRFormat
 from hdl.sdr_decoder import SDRDecoder
 from hdl.sdr_encoder import SDREncoder
 
-from .core import FormalError, Proof, _export, _Text
+from .core import FormalError, Proof, _export, _Text, module_text, replace_module
 
 # ---------------------------------------------------------------- the SDR encoder against a behavioural reference
 
@@ -191,32 +191,23 @@ def dmq_encoder_proof(g, base=16, kept=4):
     (0 for a zero code), ``o_valid = i_valid``. Since the slices cover every input bit, every divider receives
     exactly the reference's operands and its quotient reaches exactly its code, so the unit with its proven
     dividers is the definition."""
-    import re
-
     from golden.dmq import DMQFormat
     fmt = DMQFormat(base, kept, g)
     n, w = kept - 1, base - 1
     slices = list(range(0, 2 * w, n))
     exported = _dmq_export(g, base, kept)
 
-    def module(text, name):
-        m = re.search(r"^module " + re.escape(name) + r"\(.*?^endmodule\n", text, re.S | re.M)
-        if m is None:
-            raise FormalError(f"module {name.strip()!r} not found in the exported DMQ quantizer")
-        return m
-
     def copies():
         v = str(exported)
-        first = module(v, "\\dut.divide0 ").group(0)
+        first = module_text(v, DIVIDER)
         out = []
         for j, lo in enumerate(slices):
             t = v
             for i in range(g):
                 name = f"\\dut.divide{i} "
-                m = module(t, name)
-                if m.group(0).replace(name, "\\dut.divide0 ") != first:
+                if module_text(t, name).replace(name, DIVIDER) != first:
                     raise FormalError(f"{name.strip()} differs from divide0: the divider proof would not cover it")
-                t = t[:m.start()] + _slice_divider(name, w, n, lo) + t[m.end():]
+                t = replace_module(t, name, _slice_divider(name, w, n, lo))
             out.append(t.replace("module dut(", f"module dut_s{j}(").replace("\\dut.", f"\\dut_s{j}."))
         return "\n".join(out)
 

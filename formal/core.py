@@ -105,6 +105,25 @@ class Result:
     mutant: object = False
 
 
+def _module_pattern(name):
+    return re.compile(r"^module " + re.escape(name) + r"\(.*?^endmodule\n", re.S | re.M)
+
+
+def module_text(verilog_text, name):
+    """The text of module ``name`` (an escaped identifier with its trailing space, or a plain one), which must
+    occur exactly once."""
+    found = _module_pattern(name).findall(verilog_text)
+    if len(found) != 1:
+        raise FormalError(f"module {name.strip()!r} found {len(found)} times in the exported unit, expected once")
+    return found[0]
+
+
+def replace_module(verilog_text, name, replacement):
+    """``verilog_text`` with module ``name`` (see ``module_text``) replaced by ``replacement``."""
+    module_text(verilog_text, name)
+    return _module_pattern(name).sub(lambda _: replacement, verilog_text)
+
+
 _DECL = re.compile(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:signed\s+)?(?:\[(\d+):0\]\s*)?(\\\S+ |\w+)\s*;", re.M)
 
 

@@ -7,7 +7,7 @@ import re
 from golden.sdr import SDRFormat
 from hdl.dot import DotProductUnit, pair_packing
 
-from .core import FormalError, Proof, _export, _Text
+from .core import FormalError, Proof, _export, _Text, replace_module
 
 # ---------------------------------------------------------------- dot-product units: the sum of their lanes' products
 
@@ -95,15 +95,6 @@ endmodule
 PAIRS_MODULE = "\\dot.multipliers "          # the paired unit's multipliers, as Amaranth names the submodule
 
 
-def _replace_module(verilog_text, name, replacement):
-    """``verilog_text`` with module ``name`` (an escaped identifier, trailing space included) replaced."""
-    pattern = re.compile(r"^module " + re.escape(name) + r"\(.*?^endmodule\n", re.S | re.M)
-    out, n = pattern.subn(lambda _: replacement, verilog_text)
-    if n != 1:
-        raise FormalError(f"module {name.strip()!r} found {n} times in the exported unit, expected once")
-    return out
-
-
 def _dot_unit(lanes, g, a_kept, dsp_pairs):
     fa, fw = SDRFormat(16, a_kept, g), SDRFormat(8, 4, g)
     dut = DotProductUnit(lanes=lanes, group_size=g, a_base=16, a_kept=a_kept, w_base=8, w_kept=4,
@@ -118,7 +109,7 @@ def dot_proof(lanes, g, a_kept=4, depth=5, dsp_pairs=False):
     fa, fw, dut, v = _dot_unit(lanes, g, a_kept, dsp_pairs)
     if dsp_pairs:
         k, exported = pair_packing(fa, fw)[0], v
-        v = _Text(lambda: _replace_module(str(exported), PAIRS_MODULE, pairs_reference(PAIRS_MODULE, lanes, fa, fw, k)))
+        v = _Text(lambda: replace_module(str(exported), PAIRS_MODULE, pairs_reference(PAIRS_MODULE, lanes, fa, fw, k)))
     sub = dut.sub
     ba, bw = fa.max_flag.bit_length(), fw.max_flag.bit_length()
     assumes = "\n    ".join(f"assume(fa[{s * ba + ba - 1}:{s * ba}] <= {fa.max_flag}); "
