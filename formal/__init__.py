@@ -54,10 +54,8 @@ DSP_PAIRS_FULL = DSP_PAIRS_CI + ((16, 16),)
 # Proofs of the CI set that take over half a minute here (seconds measured with pytest -n 2 beside other tests,
 # undefined values modelled): make test refutes their mutants (seconds each) and leaves the proof to make formal
 # and make test-full.
-# None: not measured yet (the conventional W4A8 MAC's formula proof is left out of CI on the strength of its
-# decompression-free sibling's 82 s).
 SLOW = {"dot16_w4a4_g8": 172, "mac_w4a8_dfree_eq_formula": 82, "dmq_divider_a16k4": 84,
-        "mac_w4a8_dfree_eq_conv": 50, "fp16_fma_sign_symmetry": 29, "mac_w4a8_conv_eq_formula": None}
+        "mac_w4a8_dfree_eq_conv": 50, "fp16_fma_sign_symmetry": 29, "mac_w4a8_conv_eq_formula": 29}
 
 
 @functools.lru_cache(maxsize=2)
