@@ -127,7 +127,8 @@ def coverage(full=True):
     classes = {type(t.component) for _, t in proven}
     bodies = {}
     for p, t in proven:
-        bodies.setdefault(_body(t, t.name), []).append(p.name)
+        names = bodies.setdefault(_body(t, t.name), [])
+        names += [n for n in (*p.needs, p.name) if n not in names]
     out = {}
     for u in units():
         if u.component not in classes:

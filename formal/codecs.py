@@ -256,4 +256,5 @@ endmodule
                  "saturated magnitude, its quotient becoming the code with the input's sign (with dmq_divider: "
                  "the definition), every group", "comb", {"dut.v": _Text(copies), "top.sv": top},
                  "dut.v", "top", (r"(assign \\\$\d+  = mag\d+) > ", r"\1 < "),
-                 tags=("dmq", "encoder", f"g{g}"), x_module="dut_s0", exported=exported)
+                 tags=("dmq", "encoder", f"g{g}"), x_module="dut_s0", exported=exported,
+                 needs=(dmq_divider_proof(g, base, kept).name,))

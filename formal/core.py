@@ -57,6 +57,7 @@ class Proof:
     tags: tuple = field(default_factory=tuple)
     x_module: str = None         # the module the x mutant wraps (default: the unit file's first)
     exported: object = None      # the unit's plain export (``_export``) where ``sources[dut]`` is changed from it
+    needs: tuple = ()            # proofs this one builds on (a part proven separately), listed with it per unit
 
     @property
     def unit_text(self):
