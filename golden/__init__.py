@@ -3,7 +3,7 @@
 See README.md ("Python API") and docs/number-formats.md for the decisions it implements.
 """
 
-from . import fp16
+from . import fp16, mx
 from .mac import (
     ACC_WIDTH,
     Accumulator,
@@ -82,4 +82,5 @@ __all__ = [
     "matmul_exact",
     "wrap",
     "fp16",
+    "mx",
 ]
