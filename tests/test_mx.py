@@ -8,12 +8,12 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
 from golden import mx
 
-logging.disable(logging.WARNING)
-torch = pytest.importorskip("torch")
-torchao_mx = pytest.importorskip("torchao.prototype.mx_formats.mx_tensor")
+logging.disable(logging.WARNING)          # torchao logs that its CUDA kernels are missing: the CPU path is used
+import torchao.prototype.mx_formats.mx_tensor as torchao_mx  # noqa: E402
 from torchao.prototype.mx_formats.kernels import (  # noqa: E402
     f4_unpacked_to_f32,
     f32_to_f4_unpacked,
