@@ -157,6 +157,59 @@ def _window_spread(res):
             "difficulty); every scheme sees the same windows, so comparisons between schemes are paired.")
 
 
+BLOCK_NATIVE = {"MXFP4": 32, "NVFP4": 16}
+
+
+def _block_format_section(res):
+    """QRazor against MXFP4 and NVFP4 at equal bits per element (a block of 2g spends 8 bits where a QRazor
+    group of g spends 4) and at the formats' native blocks."""
+    rows = [g for g in GROUPS if any(_get(res, f"{f} W4A4", 2 * g) is not None for f in BLOCK_NATIVE)]
+    if not rows:
+        return []
+    out = ["", "## Block formats: MXFP4 and NVFP4 against QRazor at equal bits per element (perplexity)", "",
+           "The block formats quantize the float tensors (dynamic block scales); `*` marks a format's native block "
+           "(MXFP4 32, NVFP4 16). Last-word accuracy in parentheses.", "",
+           "| bits per weight element | QRazor W4A4 | MXFP4 W4A4 | NVFP4 W4A4 | RTN INT4 W4A4 |",
+           "|---|---|---|---|---|"]
+
+    def cell(name, tag):
+        r = res.get(name)
+        if r is None:
+            return "-"
+        acc = "" if r.get("last_word_acc") is None else f" ({100 * r['last_word_acc']:.1f} %)"
+        return f"{tag}: {_cell(r['perplexity'])}{acc}"
+
+    for g in rows:
+        b = 2 * g
+        out.append(f"| {4 + 4 / g:g} | {cell(f'W4A4 g{g}', f'g{g}')} | "
+                   + " | ".join(cell(f"{f} W4A4 g{b}", f"b{b}{'*' if BLOCK_NATIVE[f] == b else ''}")
+                                for f in BLOCK_NATIVE)
+                   + f" | {cell(f'RTN W4A4 g{4 * g}', f'g{4 * g}')} |")
+    w8 = [(n, llm.scheme(n)) for n in ("W4A8 g16", "MXFP4 W4A8 g32", "W4A8 g8", "NVFP4 W4A8 g16") if n in res]
+    if w8:
+        out += ["", "| W4A8-style scheme | weight bits | activation bits | perplexity | last-word accuracy |",
+                "|---|---|---|---|---|"]
+        out += [f"| {n} | {sch.effective_bits:g} | {sch.act_bits:g} | " + " | ".join(
+            _row_metrics(res[n])[i] for i in (0, 2)) + " |" for n, sch in w8]
+    return out
+
+
+def block_format_trends(res):
+    """Who is ahead at the block formats' native bits per element (4.25: MXFP4 b32 = QRazor g16; 4.5: NVFP4 b16
+    = QRazor g8), W4A4 and W4A8."""
+    out = []
+    for f, g in (("MXFP4", 16), ("NVFP4", 8)):
+        for a in ("4", "8"):
+            q = _ppl(res, f"W4A{a} g{g}")
+            b = _ppl(res, f"{f} W4A{a} g{2 * g}")
+            if q is None or b is None:
+                continue
+            best = "QRazor" if q < b else f
+            out.append(f"At {4 + 4 / g:g} bits per weight element, W4A{a}: QRazor g{g} {q:.2f} against {f} "
+                       f"(block {2 * g}) {b:.2f}: {best} is ahead by {100 * (max(q, b) / min(q, b) - 1):.1f} %.")
+    return out
+
+
 def report_markdown(res, meta):
     lines = ["# Accuracy on a real LLM (paper Table 8)", "",
              f"Model: {meta['model']} ({meta.get('reference', REFERENCE_LABEL)}); evaluation: {meta['eval_tokens']:,} "
@@ -198,6 +251,7 @@ def report_markdown(res, meta):
             q, r = res[f"W4A4 g{g}"], res[f"RTN W4A4 g{gr}"]
             lines.append(f"| {4 + 4 / g:g} | g{g} | {_cell(q['perplexity'])} | {_row_metrics(q)[2]} | g{gr} | "
                          f"{_cell(r['perplexity'])} | {_row_metrics(r)[2]} |")
+    lines += _block_format_section(res)
     dec = [g for g in GROUPS if _get(res, "W4A16", g) is not None and _get(res, "W8A4", g) is not None]
     if dec:
         ref, rtn = _ppl(res, "W8A16"), _ppl(res, "RTN W4A16 g128")
@@ -209,7 +263,7 @@ def report_markdown(res, meta):
             lines.append(f"| {g} | {_cell(_get(res, 'W4A16', g))} | {_cell(_get(res, 'W8A4', g))} | "
                          f"{_cell(_get(res, 'W4A4', g))} |")
     lines += ["", f"Paper's trend (LLaMA-2, LAMBADA): {PAPER_TREND}.", "", "Ours:", ""]
-    lines += [f"- {t}" for t in trends(res)]
+    lines += [f"- {t}" for t in trends(res) + block_format_trends(res)]
     return "\n".join(lines) + "\n"
 
 

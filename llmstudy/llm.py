@@ -19,6 +19,13 @@ attention, after the rotary embedding. Embeddings, norms, softmax and ``lm_head`
   the same bits per element (its 16-bit scale per group against QRazor's 4-bit flag);
 * DMQ INT4: what the hardware of ``hdl.dmq`` computes (``golden.dmq``): the base integers (W8, A16) quantized to
   INT4 with their group's absolute maximum as an integer scale, exact round half up; dynamic for activations.
+* MXFP4 and NVFP4 (``golden.mx``): the float tensors (not the base integers) quantized to the block formats along
+  the reduction axis, dynamic for activations (a block's scale from its own absolute maximum, as the formats
+  intend); ``g`` is the block size: 32 (MX) and 16 (NV) are native, the others give the bits per element of a
+  QRazor group (an 8-bit scale per ``2g`` elements costs what a 4-bit flag per ``g`` does). NVFP4's per-tensor
+  FP32 scale is static: the weight tensor's absolute maximum, and for activations the calibrated one. W4A8:
+  MXFP4 weights with MXFP8 (E4M3, blocks of 32) activations; NVFP4 weights with FP8 E4M3 activations under one
+  static per-tensor scale (calibrated absolute maximum / 448).
 
 The reference model is the **Q4_1-dequantized** SmolLM2 (its linear weights were already rounded to 4 bits in
 groups of 32 by the GGUF export), not a float16 checkpoint: scheme ``float`` means "this reference unchanged".
@@ -35,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import dmq, quant, sdr
+from golden import dmq, mx, quant, sdr
 
 from .text import CALIBRATION, EVALUATION, SOURCE, novel_text
 from .traces import KINDS, SITE
@@ -56,9 +63,10 @@ RTN_GROUPS = (8, 16, 32, 64, 128, 256, 512)     # equal g with QRazor (8..128) a
 
 @dataclass(frozen=True)
 class Scheme:
-    """One quantization configuration. ``weights``: float | w8 | w4 | rtn4 | dmq4; ``acts``: float | a16 | a4 |
-    a8 | rtn4 | dmq4 | i8 (the A16 integers narrowed to INT8, as the INT 8x8 unit sees them); ``kv``: float |
-    kv8 | kv4 | rtn4; ``group``: the SDR (RTN, DMQ) group size."""
+    """One quantization configuration. ``weights``: float | w8 | w4 | rtn4 | dmq4 | mxfp4 | nvfp4; ``acts``:
+    float | a16 | a4 | a8 | rtn4 | dmq4 | i8 (the A16 integers narrowed to INT8, as the INT 8x8 unit sees them) |
+    mxfp4 | nvfp4 | mxfp8 | fp8 (E4M3, per-tensor scale); ``kv``: float | kv8 | kv4 | rtn4; ``group``: the SDR
+    (RTN, DMQ) group size or the block size of the block formats."""
     name: str
     weights: str = "float"
     acts: str = "float"
@@ -66,8 +74,8 @@ class Scheme:
     group: int = 0
 
     def __post_init__(self):
-        choices = (("weights", ("float", "w8", "w4", "rtn4", "dmq4")),
-                   ("acts", ("float", "a16", "a4", "a8", "rtn4", "dmq4", "i8")),
+        choices = (("weights", ("float", "w8", "w4", "rtn4", "dmq4", "mxfp4", "nvfp4")),
+                   ("acts", ("float", "a16", "a4", "a8", "rtn4", "dmq4", "i8", "mxfp4", "nvfp4", "mxfp8", "fp8")),
                    ("kv", ("float", "kv8", "kv4", "rtn4")))
         for field, allowed in choices:
             if getattr(self, field) not in allowed:
@@ -98,7 +106,11 @@ class Scheme:
 # (the kinds with per-group side bits are the grouped ones: they need a group size)
 _STORAGE = {"float": (32, 0), "w8": (8, 0), "a16": (16, 0), "i8": (8, 0), "kv8": (8, 0), "w4": (4, sdr.FLAG_BITS),
             "a4": (4, sdr.FLAG_BITS), "a8": (8, sdr.FLAG_BITS), "kv4": (4, sdr.FLAG_BITS), "rtn4": (4, 16),
-            ("weights", "dmq4"): (4, dmq.W8_DMQ4.scale_bits), ("acts", "dmq4"): (4, dmq.A16_DMQ4.scale_bits)}
+            ("weights", "dmq4"): (4, dmq.W8_DMQ4.scale_bits), ("acts", "dmq4"): (4, dmq.A16_DMQ4.scale_bits),
+            "mxfp4": (4, 8), "nvfp4": (4, 8), "mxfp8": (8, 8), "fp8": (8, 0)}
+# the block formats' base formats (the scheme's group is the block size)
+_BLOCK_FORMATS = {"mxfp4": mx.MXFP4, "nvfp4": mx.NVFP4, "mxfp8": mx.MXFP8}
+MX_BLOCKS = (16, 32, 64, 128, 256)       # 32 (MXFP4) and 16 (NVFP4) native; 2g: the bits of QRazor g = 8..128
 
 
 def _storage(role, kind):
@@ -131,6 +143,10 @@ def _schemes():
     out += [Scheme("RTN W4A4KV4 g128", "rtn4", "rtn4", "rtn4", RTN_GROUP),
             Scheme("RTN W4A16 g128", "rtn4", "a16", "float", RTN_GROUP)]     # the common weight-only W4 reference
     out += [Scheme(f"DMQ W4A4 g{g}", "dmq4", "dmq4", "float", g) for g in sdr.GROUP_SIZES]
+    for f in ("mxfp4", "nvfp4"):
+        out += [Scheme(f"{f.upper()} W4A4 g{b}", f, f, "float", b) for b in MX_BLOCKS]
+    out += [Scheme("MXFP4 W4A8 g32", "mxfp4", "mxfp8", "float", 32),
+            Scheme("NVFP4 W4A8 g16", "nvfp4", "fp8", "float", 16)]
     return {s.name: s for s in out}
 
 
@@ -215,12 +231,20 @@ def _rtn(x, axis, group):
     return quant.rtn_dequantize(q, s, group, axis=axis)
 
 
+def _block_format(kind, group):
+    return _BLOCK_FORMATS[kind].with_block(group)
+
+
 def fq_weight(w, sch):
     """Fake-quantized weight ``(out, in)`` (float64) and, for base/QRazor schemes, the base integers + scales."""
     if sch.weights == "float":
         return w, None
     if sch.weights == "rtn4":
         return _rtn(w, 1, sch.group), None
+    if sch.weights in _BLOCK_FORMATS:
+        fmt = _block_format(sch.weights, sch.group)
+        ts = mx.tensor_scale(np.abs(w).max()) if fmt.scale == "e4m3" else None
+        return mx.fake_quantize(w, fmt, axis=1, tensor_scale=ts), None
     s = quant.absmax_scale(w, W_BITS, channel_axis=0)
     q = quant.quantize(w, s, W_BITS, channel_axis=0)
     if sch.weights == "dmq4":
@@ -231,11 +255,19 @@ def fq_weight(w, sch):
 
 
 def fq_act(x, scale, sch):
-    """Fake-quantized linear-layer input ``(..., in)`` with its static per-tensor A16 ``scale``."""
+    """Fake-quantized linear-layer input ``(..., in)`` with its static per-tensor A16 ``scale`` (the block formats
+    use it as the calibrated absolute maximum, ``scale * qmax(16)``)."""
     if sch.acts == "float":
         return x
     if sch.acts == "rtn4":
         return _rtn(x, -1, sch.group)
+    if sch.acts in _BLOCK_FORMATS:
+        fmt = _block_format(sch.acts, sch.group)
+        ts = mx.tensor_scale(scale * quant.qmax(A_BITS)) if fmt.scale == "e4m3" else None
+        return mx.fake_quantize(x, fmt, axis=-1, tensor_scale=ts)
+    if sch.acts == "fp8":
+        s8 = np.float32(scale * quant.qmax(A_BITS) / mx.E4M3_MAX)
+        return mx.e4m3_decode(mx.e4m3_encode((np.asarray(x, np.float32) / s8).astype(np.float32))) * np.float64(s8)
     q = quant.quantize(x, scale, A_BITS)
     if sch.acts == "i8":
         return quant.narrow(q, A_BITS, 8).astype(np.float64) * (scale * (1 << (A_BITS - 8)))

@@ -435,3 +435,16 @@ def test_report_counts():
     for k, v in sorted(COUNTS.items()):
         print(f"{k}: {v:,}")
     assert COUNTS
+
+
+@pytest.mark.parametrize("fmt", [mx.MXFP4, mx.MXFP8, mx.NVFP4, mx.MXFP4.with_block(64)],
+                         ids=["MXFP4", "MXFP8", "NVFP4", "MXFP4 b64"])
+def test_fake_quantize_is_dequantize_of_quantize(fmt):
+    x = np.concatenate([wide_random(64, 96, 40), np.stack(list(_special_blocks().values()))[:, :32].repeat(3, 1)])
+    x[3, 40] = np.nan
+    for axis, ts in ((1, None), (0, None), (1, 0.01)):
+        if ts is not None and fmt.scale != "e4m3":
+            continue
+        a = mx.fake_quantize(x, fmt, axis=axis, tensor_scale=ts)
+        b = mx.dequantize(mx.quantize(x, fmt, axis=axis, tensor_scale=ts))
+        assert np.array_equal(a, b, equal_nan=True)
