@@ -32,7 +32,7 @@ __all__ = [
     "BlockFormat", "MXFP4", "MXFP8", "NVFP4", "FORMATS", "E2M1_MAX", "E4M3_MAX", "E8M0_NAN", "E4M3_NAN",
     "E2M1_VALUES", "e2m1_encode", "e2m1_decode", "e4m3_encode", "e4m3_decode", "e8m0_decode", "round_to_float",
     "BlockTensor", "quantize", "dequantize", "fake_quantize", "tensor_scale", "pack", "unpack", "PackedBlock",
-    "fp32", "dot_terms", "dot_stream", "BlockFormatError",
+    "fp32", "dot_terms", "dot_stream", "BlockFormatError", "CANONICAL_NAN",
 ]
 
 E2M1_VALUES = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
@@ -421,7 +421,8 @@ def dot_terms(a, sa, w, sw, fmt, lanes):
     if fmt.elem != "e2m1":
         raise BlockFormatError(f"the dot-product units take E2M1 elements, not {fmt.elem}")
     a, w = _check_codes("a", a, 15), _check_codes("w", w, 15)
-    sa, sw = _check_codes("sa", sa, 255), _check_codes("sw", sw, 255)
+    top = 255 if fmt.scale == "e8m0" else 127                 # NVFP4 block scales are unsigned E4M3 (UE4M3)
+    sa, sw = _check_codes("sa", sa, top), _check_codes("sw", sw, top)
     sub = max(1, lanes // fmt.block)
     if a.shape[-1] != lanes or w.shape != a.shape:
         raise BlockFormatError(f"a and w must be (..., cycles, {lanes}); got {a.shape} and {w.shape}")
@@ -435,7 +436,7 @@ def dot_terms(a, sa, w, sw, fmt, lanes):
         return prods[..., 0], sa[..., 0] + sw[..., 0] - 2 * E8M0_BIAS - 2, nan
     ma, ea = _e4m3_parts(sa)
     mw, ew = _e4m3_parts(sw)
-    nan = (((sa & 0x7F) == 0x7F) | ((sw & 0x7F) == 0x7F)).any(axis=-1)
+    nan = ((sa == E4M3_NAN) | (sw == E4M3_NAN)).any(axis=-1)
     mant = prods * ma * mw                                   # |.| <= 16 * 144 * 225 < 2^20 per block
     exp = ea + ew - 2                                        # -2: the two doubled E2M1 values
     base = exp.min(axis=-1)
@@ -466,21 +467,29 @@ def _term_fp32(mant, exp, nan):
     return np.where(nan, np.float32(np.nan), out)
 
 
-def dot_stream(a, sa, w, sw, fmt, lanes, load=None, en=None, init=0.0):
+CANONICAL_NAN = 0x7FC00000
+
+
+def dot_stream(a, sa, w, sw, fmt, lanes, load=None, en=None):
     """The FP32 accumulator of an L-lane unit over a stream of cycles (``a``, ``w``: ``(cycles, lanes)``;
-    ``sa``, ``sw``: ``(cycles, S)``): per enabled cycle ``acc <= fp32((load ? 0 : acc) + fp32(term))``, where
-    ``term`` is ``dot_terms``' exact step (one rounding into FP32, exact unless outside the FP32 range, then
-    one FP32 addition, round to nearest even). Returns the accumulator after each cycle (float32)."""
+    ``sa``, ``sw``: ``(cycles, S)``), from reset (+0): per enabled cycle ``acc <= fp32((load ? -0 : acc) +
+    fp32(term))``, where ``term`` is ``dot_terms``' exact step (one rounding into FP32, exact unless outside the
+    FP32 range), then one FP32 addition (round to nearest even; -0 is the identity, so ``load`` gives the term
+    itself). A NaN is the canonical quiet NaN ``0x7FC00000``. Returns the accumulator's bit pattern after each
+    cycle (uint32)."""
     mant, exp, nan = dot_terms(a, sa, w, sw, fmt, lanes)
     terms = _term_fp32(mant, exp, nan)
     n = terms.shape[0]
     load = np.zeros(n, bool) if load is None else np.asarray(load, bool)
     en = np.ones(n, bool) if en is None else np.asarray(en, bool)
-    out = np.empty(n, np.float32)
-    acc = np.float32(init)
+    out = np.empty(n, np.uint32)
+    acc = np.float32(0.0)
+    nan32 = np.array([CANONICAL_NAN], np.uint32).view(np.float32)[0]
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(n):
             if en[i]:
-                acc = np.float32((np.float32(0) if load[i] else acc) + terms[i])
-            out[i] = acc
+                acc = np.float32((np.float32(-0.0) if load[i] else acc) + terms[i])
+                if np.isnan(acc):
+                    acc = nan32
+            out[i] = np.array([acc], np.float32).view(np.uint32)[0]
     return out

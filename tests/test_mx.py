@@ -398,7 +398,7 @@ def test_dot_terms_are_the_exact_dot_product_of_the_dequantized_blocks(fmt, lane
         ref = sum(Fraction(float(p)) * Fraction(float(q)) for p, q in zip(da[i], dw[i]))
         assert Fraction(int(mant[i])) * Fraction(2) ** int(exp[i]) == ref
     assert not nan.any()
-    acc = mx.dot_stream(ca, sa, cw, sw, fmt, lanes)
+    acc = mx.dot_stream(ca, sa, cw, sw, fmt, lanes).view(np.float32)
     ref = np.float32(0)
     for i in range(cyc):
         ref = np.float32(ref + f32_exact(Fraction(int(mant[i])) * Fraction(2) ** int(exp[i])))
@@ -408,13 +408,15 @@ def test_dot_terms_are_the_exact_dot_product_of_the_dequantized_blocks(fmt, lane
 def test_dot_stream_load_en_and_nan():
     ca = np.array([[2, 2, 2, 2]] * 4, np.uint8)                   # 1.0 each
     s = np.full((4, 1), 127, np.uint8)
-    acc = mx.dot_stream(ca, s, ca, s, mx.MXFP4, 4, load=[1, 0, 1, 0], en=[1, 1, 0, 1])
+    acc = mx.dot_stream(ca, s, ca, s, mx.MXFP4, 4, load=[1, 0, 1, 0], en=[1, 1, 0, 1]).view(np.float32)
     assert acc.tolist() == [4, 8, 8, 12]
     sn = s.copy()
     sn[1] = 255
-    assert np.isnan(mx.dot_stream(ca, sn, ca, s, mx.MXFP4, 4)[1:]).all()
+    assert (mx.dot_stream(ca, sn, ca, s, mx.MXFP4, 4)[1:] == mx.CANONICAL_NAN).all()
     with pytest.raises(mx.BlockFormatError, match="sa holds code 256"):
         mx.dot_terms(ca, s.astype(np.int64) + 129, ca, s, mx.MXFP4, 4)
+    with pytest.raises(mx.BlockFormatError, match="sw holds code 128, expected 0..127"):
+        mx.dot_terms(ca, s // 2, ca, s + 1, mx.NVFP4, 4)            # NVFP4 scales are unsigned E4M3
 
 
 def test_dot_term_rounding_below_and_above_fp32_range():
