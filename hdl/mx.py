@@ -83,7 +83,7 @@ class RoundToFP32(wiring.Component):
                      below.eq(Mux(rs > 0, rs - 1, 0)),
                      low.eq((Const(1, w + 2) << below) - 1),
                      half.eq((rs > 0) & (self.mag >> below)[0]),
-                     sticky.eq((rs > 0) & ((self.mag & low) != 0))]
+                     sticky.eq((rs > 0) & (self.mag & low).any())]
         up = Signal(name="round_up")
         m.d.comb += up.eq(half & (sticky | kept[0]))
         m.d.comb += q.eq(Mux(sh > 0, kept + up, self.mag << ls))
@@ -91,7 +91,7 @@ class RoundToFP32(wiring.Component):
         total = Signal(signed(ew + 26), name="total")
         m.d.comb += total.eq(((self.exp + sh + 149) << 23) + q)
         mag_bits = Signal(31, name="mag_bits")
-        m.d.comb += mag_bits.eq(Mux(self.mag == 0, 0, Mux(total >= FP32_INF, FP32_INF, total[:31])))
+        m.d.comb += mag_bits.eq(Mux(~self.mag.any(), 0, Mux(total >= FP32_INF, FP32_INF, total[:31])))
         m.d.comb += self.o.eq(Cat(mag_bits, self.sign))
         return m
 
@@ -127,14 +127,14 @@ class FP32Adder(wiring.Component):
         m.d.comb += [big3.eq(m_big << 3), small3.eq(m_small << 3)]
         aligned = Signal(27, name="aligned")
         lost = Signal(name="sticky")
-        m.d.comb += [aligned.eq(small3 >> ds), lost.eq((small3 & ((Const(1, 28) << ds) - 1)) != 0)]
+        m.d.comb += [aligned.eq(small3 >> ds), lost.eq((small3 & ((Const(1, 28) << ds) - 1)).any())]
         jam = Cat(aligned[0] | lost, aligned[1:])
         total = Signal(28, name="sum")
         sub = Signal(name="subtract")
         m.d.comb += [sub.eq(sa ^ sb), total.eq(Mux(sub, big3 - jam, big3 + jam))]
         m.submodules.round = rnd = RoundToFP32(28, 10)
         zero_sign = sa & sb
-        m.d.comb += [rnd.mag.eq(total), rnd.sign.eq(Mux(total == 0, zero_sign, s_big)),
+        m.d.comb += [rnd.mag.eq(total), rnd.sign.eq(Mux(~total.any(), zero_sign, s_big)),
                      rnd.exp.eq(e_big - 153)]                  # sig * 2^(e - 150), three guard bits: e - 153
         with m.If(nan_a | nan_b | (inf_a & inf_b & (sa != sb))):
             m.d.comb += self.o.eq(CANONICAL_NAN)
