@@ -58,6 +58,7 @@ class Proof:
     x_module: str = None         # the module the x mutant wraps (default: the unit file's first)
     exported: object = None      # the unit's plain export (``_export``) where ``sources[dut]`` is changed from it
     needs: tuple = ()            # proofs this one builds on (a part proven separately), listed with it per unit
+    norom: bool = False          # keep case statements as logic (``proc -norom``): SAT has no model of a ROM cell
 
     @property
     def unit_text(self):
@@ -72,7 +73,8 @@ class Proof:
         files = " ".join(self.sources)
         undef = "-enable_undef -set-def-inputs"
         if self.kind == "equiv":
-            return (f"read_verilog -sv {files}\nproc\nopt_clean\nmiter -equiv -flatten -make_assert -ignore_gold_x "
+            proc = "proc -norom" if self.norom else "proc"
+            return (f"read_verilog -sv {files}\n{proc}\nopt_clean\nmiter -equiv -flatten -make_assert -ignore_gold_x "
                     f"{self.gold} {self.gate} miter\nhierarchy -top miter\nopt -fast -keepdc\n"
                     f"sat -verify -prove-asserts {undef} -show-ports miter\n")
         if self.kind == "defined":        # no optimization: it treats undefined bits as don't-cares

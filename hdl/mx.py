@@ -39,7 +39,8 @@ from golden.validate import check_power_of_two
 from .dot import _Trees
 from .parts import register_inputs
 
-__all__ = ["BlockDotProductUnit", "E2M1Multiplier", "FP32Adder", "RoundToFP32", "CANONICAL_NAN", "FORMATS"]
+__all__ = ["BlockDotProductUnit", "MXQuantizer", "E2M1Multiplier", "FP32Adder", "RoundToFP32", "CANONICAL_NAN",
+           "FORMATS"]
 
 CANONICAL_NAN = 0x7FC00000
 FP32_INF = 0x7F800000
@@ -317,4 +318,104 @@ class BlockDotProductUnit(wiring.Component):
         m.d.comb += [add.a.eq(Mux(load3, 0x80000000, self.acc)), add.b.eq(t3)]
         with m.If(en3):
             m.d.sync += self.acc.eq(add.o)
+        return m
+
+
+def _max_tree(m, values, name):
+    level = 0
+    while len(values) > 1:
+        nxt = []
+        for i in range(0, len(values) - 1, 2):
+            s = Signal.like(values[i], name=f"{name}_l{level}_{i // 2}")
+            m.d.comb += s.eq(Mux(values[i] > values[i + 1], values[i], values[i + 1]))
+            nxt.append(s)
+        if len(values) % 2:
+            nxt.append(values[-1])
+        values, level = nxt, level + 1
+    return values[0]
+
+
+class _E2M1Rounder(wiring.Component):
+    """One element: ``RNE_sat(x / 2^(scale - 127))`` as an E2M1 code, for a BF16 ``x`` and the block's E8M0
+    ``scale`` field (not NaN). ``2y = sig * 2^(k - 6)`` with ``sig = {field != 0, m}``, ``k = max(field, 1) -
+    scale``, held with 8 fraction bits (bits shifted out jammed into a sticky bit); rounded to the E2M1 grid in
+    units of 2y (quantum 1 below 4, 2 below 8, 4 above), saturating at 12 (= 2 * 6); the sign kept."""
+
+    def __init__(self):
+        super().__init__({"x": In(16), "scale": In(8), "code": Out(4)})
+
+    def elaborate(self, platform):
+        m = Module()
+        field, mant, sign = self.x[7:15], self.x[:7], self.x[15]
+        sig = Signal(8, name="sig")
+        k = Signal(signed(10), name="k")
+        m.d.comb += [sig.eq(Cat(mant, field.any())), k.eq(Mux(field.any(), field, 1) - self.scale)]
+        y = Signal(13, name="twice_y")                          # 2y with 8 fraction bits
+        left = Signal(range(5), name="left")
+        right = Signal(range(10), name="right")
+        m.d.comb += [left.eq(Mux(k + 2 >= 0, k + 2, 0)),
+                     right.eq(Mux(k + 2 >= 0, 0, Mux(k + 2 < -9, 9, -(k + 2))))]
+        shifted = Signal(8, name="shifted")
+        lost = Signal(name="sticky")
+        m.d.comb += [shifted.eq(sig >> right), lost.eq((sig & ((Const(1, 10) << right) - 1)).any())]
+        m.d.comb += y.eq(Mux(k + 2 >= 0, sig << left, Cat(shifted[0] | lost, shifted[1:])))
+        r = Signal(5, name="rounded")                           # 2 * the E2M1 value, 0..16
+
+        def rne(unit_bits):                                     # y rounded to a multiple of 2^unit_bits (in 2y units)
+            frac_bits = 8 + unit_bits
+            q = y >> frac_bits
+            frac = y[:frac_bits]
+            half = 1 << (frac_bits - 1)
+            up = (frac > half) | ((frac == half) & q[0])
+            return (q + up) << unit_bits
+
+        integer = y[8:]
+        with m.If(integer < 4):
+            m.d.comb += r.eq(rne(0))
+        with m.Elif(integer < 8):
+            m.d.comb += r.eq(rne(1))
+        with m.Else():
+            m.d.comb += r.eq(rne(2))
+        mag = Signal(3, name="mag")
+        with m.Switch(r):
+            for value, code in ((0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (6, 5), (8, 6), (12, 7)):
+                with m.Case(value):
+                    m.d.comb += mag.eq(code)
+            with m.Default():                                   # 16: beyond 6, saturated
+                m.d.comb += mag.eq(7)
+        m.d.comb += self.code.eq(Cat(mag, sign))
+        return m
+
+
+class MXQuantizer(wiring.Component):
+    """MXFP4 activation quantizer: one block of 32 BF16 values per cycle -> 32 E2M1 codes and the E8M0 scale,
+    bit-exact with ``golden.mx.quantize(x, MXFP4)`` on the BF16 values (combinational; ``o_valid`` follows
+    ``i_valid``). The scale is ``max(field) - 2`` clamped at 0 (``floor(log2 amax)`` is the largest exponent
+    field: no magnitude comparison needed), 255 if any value is NaN or Inf (then every code is 0); each element
+    by ``_E2M1Rounder``. Activations arrive in BF16, the format LLM accelerators pass between layers; a BF16
+    value is an FP32 value with the low 16 bits zero, which is what the golden model takes.
+
+    Members: ``x`` : In(ArrayLayout(16, block)); ``i_valid`` : In(1); ``codes`` : Out(ArrayLayout(4, block));
+    ``scale`` : Out(8); ``o_valid`` : Out(1).
+    """
+
+    latency = 0
+
+    def __init__(self, *, block=32):
+        self.block = check_power_of_two("block", block, 2, 256)
+        super().__init__({"x": In(data.ArrayLayout(16, self.block)), "i_valid": In(1),
+                          "codes": Out(data.ArrayLayout(4, self.block)), "scale": Out(8), "o_valid": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        fields = [self.x[i][7:15] for i in range(self.block)]
+        top = _max_tree(m, fields, "max")
+        bad = Signal(name="nonfinite")
+        m.d.comb += bad.eq(Cat(*(f.all() for f in fields)).any())
+        scale = Signal(8, name="scale_field")
+        m.d.comb += scale.eq(Mux(top >= 2, top - 2, 0))
+        for i in range(self.block):
+            m.submodules[f"element{i}"] = el = _E2M1Rounder()
+            m.d.comb += [el.x.eq(self.x[i]), el.scale.eq(scale), self.codes[i].eq(Mux(bad, 0, el.code))]
+        m.d.comb += [self.scale.eq(Mux(bad, 0xFF, scale)), self.o_valid.eq(self.i_valid)]
         return m

@@ -12,7 +12,9 @@ the same flow for every unit), per lane of a 16-lane dot-product unit:
   per element / N; the encoders run the same timed gate-level simulation).
 
 Schemes and their hardware: QRazor W4A4 / W4A8 on ``dot16_w4a4*`` / ``dot16_w4a8*`` with ``sdr_encoder_*``; DMQ
-W4A4 on ``dot16_dmq_w4a4_*`` with ``dmq_encoder_*``; W8A8 on INT 8x8; W8A16 on INT 16x8 (the smaller of the tree
+W4A4 on ``dot16_dmq_w4a4_*`` with ``dmq_encoder_*``; MXFP4 W4A4 (block 32) on ``dot16_mxfp4`` with
+``mx_quantizer_bf16_b32``; NVFP4 W4A4 (block 16) on ``dot16_nvfp4`` (with ``nv_quantizer_bf16_b16``, or marked
+where it is not built); W8A8 on INT 8x8; W8A16 on INT 16x8 (the smaller of the tree
 and merged styles); the reference on the FP16 MAC (one lane; its accuracy is the float32 forward pass, FP16
 rounding is not simulated). For g >= 16 the dot-product units of one family are the same circuit (one flag or
 scale per cycle); where a g has no unit of its own, its g = 16 unit stands for it (marked). Writes
@@ -34,6 +36,10 @@ GROUPS = (8, 16, 32, 64, 128)
 
 
 def _group(unit):
+    """The group (QRazor, DMQ) or block (MXFP4, NVFP4) size a unit was built for."""
+    if "fmt" in unit.params:
+        from hdl.mx import FORMATS
+        return FORMATS[unit.params["fmt"]].block
     return unit.params.get("group_size")
 
 
@@ -49,6 +55,16 @@ def _candidates():
             else:
                 dots.setdefault(s, []).append(u)
     return [(s, us, quant.get(s)) for s, us in dots.items()]
+
+
+def _scheme(name):
+    from .llm import SCHEMES
+    return SCHEMES.get(name)
+
+
+def _needs_quantizer(sch):
+    """Whether a scheme's activations are quantized per group or block at run time (a quantizer unit per row)."""
+    return sch is not None and sch.acts not in ("float", "a16", "i8")
 
 
 def _power(r):
@@ -86,7 +102,10 @@ def points(acc, synth):
             q_mw, q_src = _power(e)
             q_energy = q_mw * clock / per / COLUMNS
             src = src if q_src == src else f"{src}; quantizer {q_src}"
+        sch = _scheme(scheme)
         out.append(dict(scheme=scheme, family=family, unit=dot["name"], quantizer=enc,
+                        weight_bits=sch.effective_bits if sch else None, act_bits=sch.act_bits if sch else None,
+                        fmax_mhz=dot.get("fmax_mhz"), quantizer_built=enc is not None or not _needs_quantizer(sch),
                         stand_in=g is not None and _group(unit) != g,
                         perplexity=res[scheme]["perplexity"], last_word_acc=res[scheme].get("last_word_acc"),
                         area_per_lane=area + q_area, quantizer_area_per_lane=q_area,
@@ -138,15 +157,24 @@ def report_markdown(pts, acc_meta, synth_meta):
              f"Silicon: OSU 0.18 um ({synth_meta.get('liberty', 'osu018')}), "
              f"{synth_meta.get('clock_ns', 10.0):g} ns clock, 16-lane dot-product units, quantizer shared by "
              f"{COLUMNS} columns. `*` a g >= 16 point whose unit is the family's g = 16 circuit.", "",
-             "| scheme | hardware | perplexity | last-word acc. | area / lane (um^2) | of which quantizer | "
-             "energy / MAC (pJ) | of which quantizer | power from | Pareto (area) | Pareto (energy) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| scheme | bits / weight, act. | hardware | perplexity | last-word acc. | area / lane (um^2) | "
+             "of which quantizer | energy / MAC (pJ) | of which quantizer | f_max (MHz) | power from | Pareto (area) | "
+             "Pareto (energy) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in sorted(pts, key=lambda p: p["area_per_lane"]):
         acc = "-" if p["last_word_acc"] is None else f"{100 * p['last_word_acc']:.1f} %"
-        lines.append(f"| {p['scheme']} | {p['unit']}{'*' if p['stand_in'] else ''} | {p['perplexity']:.2f} | {acc} | "
-                     f"{p['area_per_lane']:.0f} | {p['quantizer_area_per_lane']:.0f} | {p['energy_pj_per_mac']:.3f} | "
-                     f"{p['quantizer_energy_pj']:.3f} | {p['power_source']} | {'yes' if p['scheme'] in fa else ''} | "
+        bits = "-" if p.get("weight_bits") is None else f"{p['weight_bits']:g}, {p['act_bits']:g}"
+        q_area = f"{p['quantizer_area_per_lane']:.0f}" if p.get("quantizer_built", True) else "not built"
+        q_energy = f"{p['quantizer_energy_pj']:.3f}" if p.get("quantizer_built", True) else "not built"
+        fmax = "-" if p.get("fmax_mhz") is None else f"{p['fmax_mhz']:.0f}"
+        lines.append(f"| {p['scheme']} | {bits} | {p['unit']}{'*' if p['stand_in'] else ''} | {p['perplexity']:.2f} | "
+                     f"{acc} | {p['area_per_lane']:.0f} | {q_area} | {p['energy_pj_per_mac']:.3f} | {q_energy} | "
+                     f"{fmax} | {p['power_source']} | {'yes' if p['scheme'] in fa else ''} | "
                      f"{'yes' if p['scheme'] in fe else ''} |")
+    missing = [p["scheme"] for p in pts if not p.get("quantizer_built", True)]
+    if missing:
+        lines += ["", "Without their activation quantizer (no RTL for it yet, so its area and energy are not counted "
+                  "and these points are cheaper than their hardware would be): " + ", ".join(missing) + "."]
     for name, front, key, unit in (("area", fa, "area_per_lane", "um^2/lane"),
                                    ("energy", fe, "energy_pj_per_mac", "pJ/MAC")):
         f = sorted((p for p in pts if p["scheme"] in front), key=lambda p: p[key])

@@ -5,12 +5,13 @@ import numpy as np
 from golden import mx as GMX
 from golden.streams import SyntheticSource
 
-from ..mx import BlockDotProductUnit
+from ..mx import BlockDotProductUnit, MXQuantizer
 from ..unit import Unit, register
+from .codecs import ENCODER_TABLE
 from .common import FPADD, MUL, SCALE, en_gaps, headline, product_grid, serves
 from .dots import TREE, dot_lanes, dot_table, every_pair_under_every_side
 
-KINDS = {"dot_mx": BlockDotProductUnit}
+KINDS = {"dot_mx": BlockDotProductUnit, "mx_quantizer": MXQuantizer}
 MX_LANES = (4, 16, 32)
 MX_PARTS = {"multipliers": MUL, "tree": TREE, "scale": SCALE, "accumulator": FPADD}
 
@@ -28,7 +29,7 @@ def _cycle_scales(scales, lanes, block, n):
     return s.reshape(n, lanes // block)
 
 
-def block_dot_unit(name, fmt, lanes, label, doc, table):
+def block_dot_unit(name, fmt, lanes, label, doc, table, encoder=None):
     """``BlockDotProductUnit``: MXFP4 or NVFP4 E2M1 lanes, block scales, FP32 accumulator."""
     bf = GMX.MXFP4 if fmt == "mxfp4" else GMX.NVFP4
     sub = max(1, lanes // bf.block)
@@ -78,7 +79,7 @@ def block_dot_unit(name, fmt, lanes, label, doc, table):
     return Unit(name, BlockDotProductUnit, dict(fmt=fmt, lanes=lanes),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
                 parts=MX_PARTS, per=lanes, bench_lanes=max(1, 64 // lanes), cycles_scale=0.25,
-                flows=frozenset({"gate_level", "ecp5"}))
+                flows=frozenset({"gate_level", "ecp5"}), encoder=encoder)
 
 
 for _L in MX_LANES:
@@ -87,7 +88,75 @@ for _L in MX_LANES:
         _u = block_dot_unit(f"dot{_L}_{_fmt}", _fmt, _L, f"{_fmt.upper()}, FP32 acc.",
                             f"{_fmt.upper()} dot-product unit, {_L} lanes: E2M1 x E2M1 products, "
                             f"{'E8M0' if _fmt == 'mxfp4' else 'E4M3'} block scales (blocks of {_bf.block}), "
-                            "FP32 accumulator", _t)
+                            "FP32 accumulator", _t, encoder="mx_quantizer_bf16_b32" if _fmt == "mxfp4" else None)
         if _L == 16:
             _u = headline(serves(_u, _native))
         register(_u)
+
+
+# ---------------------------------------------------------------- the MXFP4 activation quantizer
+
+def to_bf16(x):
+    """BF16 bit patterns of ``x`` (float32, round to nearest even; NaN stays NaN)."""
+    b = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    r = (b + 0x7FFF + ((b >> 16) & 1)) >> 16
+    nan = np.isnan(np.asarray(x, np.float32))
+    return np.where(nan, 0x7FC0, r).astype(np.int64)
+
+
+def from_bf16(bits):
+    return (np.asarray(bits, np.uint32) << 16).view(np.float32)
+
+
+def mx_quantizer_corners(block, seed=0):
+    """Corner blocks of BF16 patterns: every pattern (65,536, NaN and Inf included) in blocks of consecutive
+    patterns; blocks with one element setting the largest exponent field F and the others 0..12 fields below it
+    (every rounding band, subnormal results, flush to zero), for F at the bottom, the middle and the top of the
+    range; E2M1 midpoints (ties) and the values just beside them under several scales; all-subnormal blocks;
+    zeros and negative zeros."""
+    rng = np.random.default_rng(seed)
+    rows = [np.arange(1 << 16).reshape(-1, block)]
+    for top in (1, 2, 3, 4, 10, 126, 127, 128, 200, 253, 254):
+        n = 48
+        fields = np.clip(top - rng.integers(0, 13, (n, block)), 0, 254)
+        fields[:, 0] = top
+        rows.append((rng.integers(0, 2, (n, block)) << 15) | (fields << 7) | rng.integers(0, 128, (n, block)))
+    for scale in (0, 1, 60, 125, 127, 250):                        # midpoints x 2^(scale - 127), +- one BF16 step
+        mids = np.array([.25, .75, 1.25, 1.75, 2.5, 3.5, 5.0, 6.0, 7.0])
+        vals = np.concatenate([mids, -mids]) * 2.0 ** (scale - 127)
+        b = to_bf16(vals.astype(np.float32))
+        b = np.concatenate([b, b + 1, b - 1])
+        b = np.resize(b, (-(-b.size // (block - 1)), block - 1))
+        head = np.full((b.shape[0], 1), to_bf16(np.float32(4.0 * 2.0 ** (scale - 127))))
+        rows.append(np.concatenate([head, b], axis=1))
+    rows.append(rng.integers(0, 128, (16, block)) | (rng.integers(0, 2, (16, block)) << 15))     # subnormals only
+    rows.append(np.zeros((1, block), np.int64))
+    rows.append(np.full((1, block), 0x8000))
+    return np.concatenate(rows).astype(np.int64)
+
+
+def mx_quantizer(name, block, label, doc):
+    """``MXQuantizer``: one block of BF16 activations per cycle -> E2M1 codes and the E8M0 scale."""
+    fmt = GMX.MXFP4.with_block(block)
+
+    def golden(d):
+        t = GMX.quantize(from_bf16(d["x"]), fmt)
+        return {"codes": t.codes.astype(np.int64), "scale": t.scales[:, 0].astype(np.int64), "o_valid": d["i_valid"]}
+
+    def stimulus(source, cycles, seed):
+        x = source.groups("activation", block, cycles, seed)          # A16 integers: the real values times 2^-10
+        b = to_bf16((x * 2.0 ** -10).astype(np.float32))
+        return {"x": b, "i_valid": np.ones(len(b), np.int64)}
+
+    def segments(seed):
+        x = mx_quantizer_corners(block, seed)
+        return [{"x": x, "i_valid": np.ones(len(x), np.int64)}]
+
+    return Unit(name, MXQuantizer, dict(block=block), golden=golden, stimulus=stimulus, segments=segments, doc=doc,
+                label=label, table=ENCODER_TABLE, rest="encoder", per=block, bench_lanes=8, cycles_scale=4 / block,
+                flows=frozenset({"ice40", "gate_level"}))
+
+
+register(headline(serves(mx_quantizer("mx_quantizer_bf16_b32", 32, "MXFP4 quantizer, BF16 -> E2M1, b=32",
+                                      "MXFP4 activation quantizer: 32 BF16 values -> 32 E2M1 codes and one E8M0 "
+                                      "scale per cycle"), "MXFP4 W4A4 g32")))
