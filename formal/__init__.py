@@ -55,9 +55,10 @@ DSP_PAIRS_FULL = DSP_PAIRS_CI + ((16, 16),)
 # work): like the 16-lane W4A8 unit, summing 16 lanes is where Yosys' SAT slows down.
 MX_DOTS_CI = (("mxfp4", 4), ("nvfp4", 4))
 MX_DOTS_FULL = MX_DOTS_CI
-# block sizes of the MXFP4 quantizer proofs: a 4-element block in CI (the same generator), the registered 32 in full
+# block sizes of the MXFP4 quantizer proofs: a 4-element block (the same generator as the registered 32-element
+# unit, whose proof had not finished after 30 minutes beside other work)
 MX_QUANTIZER_CI = (4,)
-MX_QUANTIZER_FULL = (4, 32)
+MX_QUANTIZER_FULL = (4,)
 
 
 # Proofs of the CI set that take over half a minute here (seconds measured with pytest -n 2 beside other tests,
@@ -124,9 +125,10 @@ NOT_PROVEN = {
     "dot16_nvfp4": "as dot16_mxfp4 (not attempted: the NVFP4 term stage alone takes about 3 minutes at 4 lanes)",
     "dot32_mxfp4": "as dot16_mxfp4",
     "dot32_nvfp4": "not attempted: two blocks a cycle, which the lane-loop reference does not take; the same term "
-                   "and pipeline generators as the proven 4- and 16-lane units",
-    "mx_quantizer_bf16_b32": "not attempted; checked bit for bit on every BF16 pattern and the corner blocks by every "
-                             "bench",
+                   "and pipeline generators as the proven 4-lane unit",
+    "mx_quantizer_bf16_b32": "the same generator's 4-element quantizer is proven (mx_quantizer_b4, 8 s); the "
+                             "32-element proof had not finished after 30 minutes; every bench checks it on every BF16 "
+                             "pattern and the corner blocks",
     "tile4x4_w4a4": "stream protocol proven on a 2 x 2 x 4 tile for the first 16 cycles from reset "
                     "(tile2x2x4_w4a4_protocol); the arithmetic is the proven DotProductUnit's without its input "
                     "registers",

@@ -423,12 +423,11 @@ class QuantizedModel:
     def calibrate(self, windows, progress=None):
         """Static scales: the absmax over all calibration windows (float forward)."""
         self.mode = "calibrate"
-        windows = np.asarray(windows)
         try:
-            for b in range(0, len(windows), 4):                  # absmax over a batch = over its windows
-                self.forward_logits(windows[b:b + 4])
+            for w in windows:
+                self.forward_logits(w[None, :])
                 if progress:
-                    progress.update(len(windows[b:b + 4]))
+                    progress.update(1)
         finally:
             self.mode = "run"
 
@@ -458,29 +457,25 @@ class QuantizedModel:
         return float(nll.sum()), int(nll.size)
 
 
-def evaluate(qm, windows, sch, words=None, progress=None, batch=4):
-    """Scheme ``sch`` on token ``windows`` (one forward pass per ``batch`` of windows; every quantizer works per
-    token or per tensor with static scales, so batching changes no quantized value): ``{"perplexity": running-text
-    perplexity}`` and, with ``words`` (``sentence_final_words``), the LAMBADA-style last-word metrics on the same
-    passes: ``last_word_acc`` (every token of the sentence's last word is the greedy prediction, teacher-forced),
+def evaluate(qm, windows, sch, words=None, progress=None):
+    """Scheme ``sch`` on token ``windows`` (one forward pass each): ``{"perplexity": running-text perplexity}``
+    and, with ``words`` (``sentence_final_words``), the LAMBADA-style last-word metrics on the same passes:
+    ``last_word_acc`` (every token of the sentence's last word is the greedy prediction, teacher-forced),
     ``last_word_ppl`` (``exp`` of the words' summed token NLL per word) and ``last_words`` (their count);
     ``window_perplexity``: each window's own perplexity (the spread between windows)."""
     qm.scheme = sch
     total, count, wl, wacc, nw, per_window = 0.0, 0, 0.0, 0, 0, []
-    windows = np.asarray(windows)
     try:
-        for b in range(0, len(windows), batch):
-            nll_b, hit_b = qm.token_scores(windows[b:b + batch])
-            for j in range(nll_b.shape[0]):
-                i, nll, hit = b + j, nll_b[j:j + 1], hit_b[j:j + 1]
-                total, count = total + float(nll.sum()), count + nll.size
-                per_window.append(math.exp(float(nll.mean())))
-                for a, e in (words[i] if words is not None else ()):
-                    wl += float(nll[0, a - 1:e - 1].sum())
-                    wacc += bool(hit[0, a - 1:e - 1].all())
-                    nw += 1
+        for i, w in enumerate(windows):
+            nll, hit = qm.token_scores(w[None, :])
+            total, count = total + float(nll.sum()), count + nll.size
+            per_window.append(math.exp(float(nll.mean())))
+            for a, b in (words[i] if words is not None else ()):
+                wl += float(nll[0, a - 1:b - 1].sum())
+                wacc += bool(hit[0, a - 1:b - 1].all())
+                nw += 1
             if progress:
-                progress.update(nll_b.shape[0])
+                progress.update(1)
     finally:
         qm.scheme = SCHEMES["float"]
     if not math.isfinite(total):

@@ -15,9 +15,10 @@ KINDS = {"dot_mx": BlockDotProductUnit, "mx_quantizer": MXQuantizer}
 MX_LANES = (4, 16, 32)
 MX_PARTS = {"multipliers": MUL, "tree": TREE, "scale": SCALE, "accumulator": FPADD}
 
-# corner scale codes: the extremes, around 1.0, the smallest normal (E4M3), NaN
-CORNER_SCALES = {"mxfp4": (0, 1, 2, 64, 126, 127, 128, 200, 253, 254, 255),
-                 "nvfp4": (0, 1, 7, 8, 9, 48, 56, 57, 100, 0x7D, 0x7E, 0x7F)}
+# corner scale codes: the extremes, around 1.0, the smallest normal (E4M3), NaN; every pair of them meets every
+# E2M1 code pair (the random segment covers the scales between)
+CORNER_SCALES = {"mxfp4": (0, 1, 64, 127, 128, 200, 254, 255),
+                 "nvfp4": (0, 1, 8, 56, 57, 0x7D, 0x7E, 0x7F)}
 
 
 def _cycle_scales(scales, lanes, block, n):
