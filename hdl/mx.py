@@ -36,6 +36,7 @@ from amaranth.utils import ceil_log2
 from golden import mx as gmx
 from golden.validate import check_power_of_two
 
+from .dmq import _max_tree
 from .dot import _Trees
 from .parts import register_inputs
 
@@ -319,20 +320,6 @@ class BlockDotProductUnit(wiring.Component):
         with m.If(en3):
             m.d.sync += self.acc.eq(add.o)
         return m
-
-
-def _max_tree(m, values, name):
-    level = 0
-    while len(values) > 1:
-        nxt = []
-        for i in range(0, len(values) - 1, 2):
-            s = Signal.like(values[i], name=f"{name}_l{level}_{i // 2}")
-            m.d.comb += s.eq(Mux(values[i] > values[i + 1], values[i], values[i + 1]))
-            nxt.append(s)
-        if len(values) % 2:
-            nxt.append(values[-1])
-        values, level = nxt, level + 1
-    return values[0]
 
 
 class _E2M1Rounder(wiring.Component):

@@ -59,10 +59,11 @@ def block_dot_unit(name, fmt, lanes, label, doc, table, encoder=None):
         a, w, s1, s2 = every_pair_under_every_side(product_grid(range(16), range(16)), sides, lanes, sub)
         n = len(a)
         exhaustive = {"a": a, "w": w, "sa": s1, "sw": s2, "en": np.ones(n, np.int64), "load": np.ones(n, np.int64)}
-        perm = rng.permutation(n)[: min(n, 1500)]                 # again, accumulated over 8 cycles
+        few = max(250, 4000 // lanes)                             # cycles of the accumulated and random segments
+        perm = rng.permutation(n)[: min(n, few)]                  # again, accumulated over 8 cycles
         again = {k: v[perm] for k, v in exhaustive.items()}
         again["load"] = (np.arange(len(perm)) % 8 == 0).astype(np.int64)
-        r = 1500                                                  # random codes and legal scales, accumulated
+        r = few                                                   # random codes and legal scales, accumulated
         mid = (100, 160) if fmt == "mxfp4" else (40, 90)          # most in a band where sums round, some anywhere
         scl = np.where(rng.random((r, sub)) < 0.8, rng.integers(*mid, (r, sub)), rng.integers(0, top + 1, (r, sub)))
         rand = {"a": rng.integers(0, 16, (r, lanes)), "w": rng.integers(0, 16, (r, lanes)),
