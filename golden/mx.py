@@ -130,6 +130,7 @@ def _value_table(elem):
 
 
 _VALUES = {elem: _value_table(elem) for elem in _MINIFLOATS}
+_TWICE_E2M1 = (2 * _VALUES["e2m1"][:8]).astype(np.int64)        # 0, 1, 2, 3, 4, 6, 8, 12: exact integers
 
 
 def _decode(codes, elem):
@@ -396,7 +397,7 @@ def _check_codes(name, c, top):
 
 def _e2m1_twice(c):
     """``2 * value`` of E2M1 codes as exact integers (magnitudes 0, 1, 2, 3, 4, 6, 8, 12)."""
-    mag = np.array([0, 1, 2, 3, 4, 6, 8, 12], dtype=np.int64)[c & 7]
+    mag = _TWICE_E2M1[c & 7]
     return np.where(c & 8, -mag, mag)
 
 

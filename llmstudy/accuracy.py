@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from golden import mx
 from golden.sdr import GROUP_SIZES
 
 from . import llm, settings
@@ -157,7 +158,7 @@ def _window_spread(res):
             "difficulty); every scheme sees the same windows, so comparisons between schemes are paired.")
 
 
-BLOCK_NATIVE = {"MXFP4": 32, "NVFP4": 16}
+BLOCK_NATIVE = {f.name: f.block for f in (mx.MXFP4, mx.NVFP4)}      # the formats' native blocks
 
 
 def _block_format_section(res):

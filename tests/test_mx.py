@@ -9,6 +9,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from fp32_reference import f32_exact
 
 from golden import mx
 
@@ -80,21 +81,6 @@ def check_nv(x, tensor_scale=None, what="random"):
     _count("NVFP4 elements", rc.size)
     _count("NVFP4 blocks", rs.size)
     return t
-
-
-def f32_exact(v):
-    """The binary32 value nearest the rational ``v`` (ties to even, subnormals, Inf beyond the range)."""
-    from fractions import Fraction
-    if v == 0:
-        return np.float32(0)
-    a = abs(v)
-    e = a.numerator.bit_length() - a.denominator.bit_length()
-    e -= Fraction(2) ** e > a                                       # floor(log2 a)
-    quantum = Fraction(2) ** max(e - 23, -149)
-    q = round(a / quantum)                                          # Fraction rounds half to even
-    r = q * quantum
-    out = np.float32(np.inf) if r >= 2 ** 128 else np.float32(float(r))     # exact: <= 24 bits
-    return -out if v < 0 else out
 
 
 def wide_random(rows, cols, seed, binades=40):

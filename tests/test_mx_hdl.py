@@ -8,6 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+from fp32_reference import f32_bits
 
 from hdl.mx import CANONICAL_NAN, BlockDotProductUnit, FP32Adder, RoundToFP32
 
@@ -55,18 +56,6 @@ def test_fp32_adder_matches_numpy():
     assert not bad, f"{len(bad)} of {len(a)} sums differ, e.g. {bad[:3]}"
 
 
-def _f32_exact(v):
-    if v == 0:
-        return 0
-    a = abs(v)
-    e = a.numerator.bit_length() - a.denominator.bit_length()
-    e -= Fraction(2) ** e > a
-    quantum = Fraction(2) ** max(e - 23, -149)
-    r = round(a / quantum) * quantum
-    bits = 0x7F800000 if r >= 2 ** 128 else int(np.array([float(r)], np.float32).view(np.uint32)[0])
-    return bits | (0x80000000 if v < 0 else 0)
-
-
 def test_round_to_fp32_is_one_exact_rounding():
     rng = np.random.default_rng(8)
     width, n = 40, 4000
@@ -83,7 +72,7 @@ def test_round_to_fp32_is_one_exact_rounding():
             ctx.set(dut.exp, e)
             ctx.set(dut.sign, s)
             v = Fraction(mg) * Fraction(2) ** e
-            want = _f32_exact(-v if s else v) | (s << 31)
+            want = f32_bits(-v if s else v) | (s << 31)
             if ctx.get(dut.o) != want:
                 bad.append((mg, e, s, hex(ctx.get(dut.o)), hex(want)))
     sim.add_testbench(bench)
