@@ -26,6 +26,10 @@ Datapath:
 
 Pipeline: operand registers; products + trees into registered block sums; the term into a registered FP32 term;
 the FP32 accumulator. ``latency = 4``.
+
+The activation quantizers, one block of BF16 values per cycle: ``MXQuantizer`` (E8M0 scale from the largest
+exponent field, each element a shifter and a round) and ``NVQuantizer`` (the E4M3 block scale and the FP32
+reciprocal of NVIDIA's kernel numerics, each element an 8 x 24-bit product rounded twice; docs/number-formats.md).
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -40,8 +44,8 @@ from .dmq import _max_tree
 from .dot import _Trees
 from .parts import register_inputs
 
-__all__ = ["BlockDotProductUnit", "MXQuantizer", "E2M1Multiplier", "FP32Adder", "RoundToFP32", "CANONICAL_NAN",
-           "FORMATS"]
+__all__ = ["BlockDotProductUnit", "MXQuantizer", "NVQuantizer", "E2M1Multiplier", "FP32Adder", "RoundToFP32",
+           "CANONICAL_NAN", "FORMATS", "NV_TS_FIELDS"]
 
 CANONICAL_NAN = 0x7FC00000
 FP32_INF = 0x7F800000
@@ -322,6 +326,38 @@ class BlockDotProductUnit(wiring.Component):
         return m
 
 
+def _e2m1_magnitude(m, y, frac, name):
+    """The 3-bit E2M1 magnitude code of ``y / 2``, for ``y`` (twice a magnitude, below 16) held with ``frac``
+    fraction bits: rounded to nearest even on the E2M1 grid in units of ``y`` (quantum 1 below 4, 2 below 8, 4
+    above), saturating at 12 (= 2 * 6)."""
+    r = Signal(5, name=f"{name}_rounded")                       # 2 * the E2M1 value, 0..16
+
+    def rne(unit_bits):                                         # y rounded to a multiple of 2^unit_bits
+        frac_bits = frac + unit_bits
+        q = y >> frac_bits
+        low = y[:frac_bits]
+        half = 1 << (frac_bits - 1)
+        up = (low > half) | ((low == half) & q[0])
+        return (q + up) << unit_bits
+
+    integer = y[frac:]
+    with m.If(integer < 4):
+        m.d.comb += r.eq(rne(0))
+    with m.Elif(integer < 8):
+        m.d.comb += r.eq(rne(1))
+    with m.Else():
+        m.d.comb += r.eq(rne(2))
+    mag = Signal(3, name=f"{name}_mag")
+    with m.Switch(r):
+        for value, code in ((0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (6, 5), (8, 6), (12, 7)):
+            with m.Case(value):
+                m.d.comb += mag.eq(code)
+        with m.Default():                                       # 16: beyond 6, saturated
+            m.d.comb += mag.eq(7)
+    return mag
+
+
+
 class _E2M1Rounder(wiring.Component):
     """One element: ``RNE_sat(x / 2^(scale - 127))`` as an E2M1 code, for a BF16 ``x`` and the block's E8M0
     ``scale`` field (not NaN). ``2y = sig * 2^(k - 6)`` with ``sig = {field != 0, m}``, ``k = max(field, 1) -
@@ -346,30 +382,7 @@ class _E2M1Rounder(wiring.Component):
         lost = Signal(name="sticky")
         m.d.comb += [shifted.eq(sig >> right), lost.eq((sig & ((Const(1, 10) << right) - 1)).any())]
         m.d.comb += y.eq(Mux(k + 2 >= 0, sig << left, Cat(shifted[0] | lost, shifted[1:])))
-        r = Signal(5, name="rounded")                           # 2 * the E2M1 value, 0..16
-
-        def rne(unit_bits):                                     # y rounded to a multiple of 2^unit_bits (in 2y units)
-            frac_bits = 8 + unit_bits
-            q = y >> frac_bits
-            frac = y[:frac_bits]
-            half = 1 << (frac_bits - 1)
-            up = (frac > half) | ((frac == half) & q[0])
-            return (q + up) << unit_bits
-
-        integer = y[8:]
-        with m.If(integer < 4):
-            m.d.comb += r.eq(rne(0))
-        with m.Elif(integer < 8):
-            m.d.comb += r.eq(rne(1))
-        with m.Else():
-            m.d.comb += r.eq(rne(2))
-        mag = Signal(3, name="mag")
-        with m.Switch(r):
-            for value, code in ((0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (6, 5), (8, 6), (12, 7)):
-                with m.Case(value):
-                    m.d.comb += mag.eq(code)
-            with m.Default():                                   # 16: beyond 6, saturated
-                m.d.comb += mag.eq(7)
+        mag = _e2m1_magnitude(m, y, 8, "e2m1")
         m.d.comb += self.code.eq(Cat(mag, sign))
         return m
 
@@ -405,4 +418,190 @@ class MXQuantizer(wiring.Component):
             m.submodules[f"element{i}"] = el = _E2M1Rounder()
             m.d.comb += [el.x.eq(self.x[i]), el.scale.eq(scale), self.codes[i].eq(Mux(bad, 0, el.code))]
         m.d.comb += [self.scale.eq(Mux(bad, 0xFF, scale)), self.o_valid.eq(self.i_valid)]
+        return m
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The NVFP4 activation quantizer
+
+NV_TS_FIELDS = (27, 226)        # the tensor scales the quantizer takes: 2^-100 <= ts < 2^100 (exponent fields)
+
+
+def _divide_small(m, n, d, name, steps_per_signal=2):
+    """Restoring long division of the unsigned ``n`` by the unsigned ``d`` (narrow: a remainder of
+    ``len(d)`` bits moves down ``n`` one bit a step). Returns the quotient (``len(n)`` bits) and the remainder.
+    The remainder is a named signal every ``steps_per_signal`` steps (the steps between are expressions: the
+    same logic, a shorter chain of signals for the simulator to settle)."""
+    wd = len(d)
+    r = Const(0, wd)
+    q = []
+    for k, i in enumerate(reversed(range(len(n)))):
+        t = Cat(n[i], r)
+        ge = t >= d
+        q.append(ge)
+        r = Mux(ge, t - d, t)[:wd]
+        if k % steps_per_signal == steps_per_signal - 1 or i == 0:
+            nr = Signal(wd, name=f"{name}_r{i}")
+            m.d.comb += nr.eq(r)
+            r = nr
+    quotient = Signal(len(n), name=f"{name}_q")
+    m.d.comb += quotient.eq(Cat(*reversed(q)))
+    return quotient, r
+
+
+def _fp32_parts(x):
+    """Significand (hidden bit set) and exponent field of a normal binary32 bit pattern."""
+    return Cat(x[:23], 1), x[23:31]
+
+
+class _NVScale(wiring.Component):
+    """The NVFP4 block scale from the block's largest BF16 magnitude ``amax`` (15 bits) and the FP32 tensor scale
+    ``ts``: ``e4m3(clip(fp32(fp32(amax / 6) / ts), 2^-6, 448))`` (golden.mx's numerics, torchao's), without a
+    full division. ``q1 = fp32(amax / 6)`` by a long division by 3 of the 8-bit significand (``amax < 2^-122``
+    gives a quotient below 2^-24 for every ``ts`` taken: the smallest scale). The quotient ``q = q1 / ts`` is
+    needed to 5 significant bits (the E4M3 significand and its round bit) plus how the remainder ``R`` sits
+    against the FP32 half-ulp ``h`` (``2^-20`` of the 5th bit): FP32 rounding lands ``q`` on an E4M3 midpoint
+    exactly when ``q`` is within ``h`` of it (then the tie goes to even), so below the midpoint it matters
+    whether ``R * 2^20 >= St * (2^20 - 1)`` and above it whether ``R * 2^20 > St``: comparisons of ``R`` with
+    ``St`` and ``St >> 20``."""
+
+    def __init__(self):
+        super().__init__({"amax": In(15), "ts": In(32), "code": Out(8)})
+
+    def elaborate(self, platform):
+        m = Module()
+        field_a = self.amax[7:15]
+        tiny = Signal(name="tiny")
+        m.d.comb += tiny.eq(field_a < 5)                       # amax < 2^-122 (or 0): the smallest scale
+        # (significand << 26) // 3: the integer division of the 8-bit significand, then the remainder's
+        # repeating binary fraction (1/3 = 0.0101..., 2/3 = 0.1010...)
+        qi, ri = _divide_small(m, Cat(self.amax[:7], 1), Const(3, 2), "third")
+        third = (4 ** 13 - 1) // 3                             # floor(2^26 / 3)
+        q3 = Cat(Mux(ri == 1, third, Mux(ri == 2, 2 * third, 0))[:26], qi)
+        r3 = ri
+        m.submodules.q1 = q1r = RoundToFP32(35, 10)
+        m.d.comb += [q1r.mag.eq(Cat(r3.any(), q3)), q1r.sign.eq(0), q1r.exp.eq(field_a - 127 - 35)]
+        s1, f1 = _fp32_parts(q1r.o)
+        st, ft = _fp32_parts(self.ts)
+        ge = Signal(name="q_ge_1")
+        m.d.comb += ge.eq(s1 >= st)
+        e = Signal(signed(11), name="q_exp")                   # the binade of q
+        m.d.comb += e.eq(f1 - ft - ~ge)
+        r = Signal(25, name="r0")
+        m.d.comb += r.eq(Mux(ge, s1, s1 << 1) - st)
+        bits = []
+        for i in range(1, 5):                                  # the 4 bits after the leading one
+            t = Signal(26, name=f"t{i}")
+            b = Signal(name=f"b{i}")
+            nr = Signal(25, name=f"r{i}")
+            m.d.comb += [t.eq(r << 1), b.eq(t >= st), nr.eq(Mux(b, t - st, t))]
+            bits.append(b)
+            r = nr
+        mant = Cat(bits[2], bits[1], bits[0])
+        d = bits[3]
+        near_below = Signal(name="near_below")                 # FP32 rounds q up onto the midpoint
+        above = Signal(name="above")                           # FP32(q) is above the midpoint
+        m.d.comb += [near_below.eq((st - r) <= st[20:24]), above.eq(r > st[20:24])]
+        up = Signal(name="up")
+        m.d.comb += up.eq(Mux(d, above | mant[0], near_below & mant[0]))
+        code = Signal(8, name="rounded_code")
+        m.d.comb += code.eq(Cat(mant, (e + 7)[:4]) + up)
+        with m.If(tiny | (e < -6)):
+            m.d.comb += self.code.eq(0x08)                     # 2^-6, the smallest normal: the clip
+        with m.Elif((e > 8) | ((e == 8) & ((mant == 7) | ((mant == 6) & (d | above))))):
+            m.d.comb += self.code.eq(0x7E)                     # 448: the clip
+        with m.Else():
+            m.d.comb += self.code.eq(code)
+        return m
+
+
+class _NVElement(wiring.Component):
+    """One element: ``y = fp32(x * recip)`` (a BF16 ``x``, the block's FP32 reciprocal scale), clipped to 6 and
+    rounded to E2M1, both roundings to nearest even as golden.mx does. The 8 x 24-bit product has its leading one
+    at bit 31 or 30 (a subnormal ``x`` gives ``|y| < 2^-20``: 0 for every ``recip`` the quantizer makes); rounded
+    to 24 bits; only its top 5 bits and a sticky bit reach the E2M1 rounding (a quantum of ``2y`` is at least 1,
+    so bits below ``2y``'s 2^-1 are sticky)."""
+
+    def __init__(self):
+        super().__init__({"x": In(16), "recip": In(32), "code": Out(4)})
+
+    def elaborate(self, platform):
+        m = Module()
+        field, sign = self.x[7:15], self.x[15]
+        sr, fr = _fp32_parts(self.recip)
+        p = Signal(32, name="product")
+        m.d.comb += p.eq(Cat(self.x[:7], 1) * sr)
+        hi = p[31]
+        t = Signal(24, name="kept")
+        rb, sticky = Signal(name="round_bit"), Signal(name="sticky")
+        m.d.comb += [t.eq(Mux(hi, p[8:], p[7:31])), rb.eq(Mux(hi, p[7], p[6])),
+                     sticky.eq(Mux(hi, p[:7].any(), p[:6].any()))]
+        s = Signal(25, name="rounded")
+        m.d.comb += s.eq(t + (rb & (sticky | t[0])))
+        carry = s[24]
+        e = Signal(signed(11), name="y_exp")                   # y = sig * 2^(e - 23), sig in [2^23, 2^24)
+        m.d.comb += e.eq(field - 127 + fr - 127 + hi + carry)
+        sig = Signal(24, name="y_sig")
+        m.d.comb += sig.eq(Mux(carry, 1 << 23, s[:24]))
+        compact = Cat(sig[:19].any(), sig[19:])                # 2y = compact * 2^(e - 4)
+        y = Signal(10, name="twice_y")                         # 2y with 6 fraction bits, for e in -2..2
+        m.d.comb += y.eq(compact << (e + 2)[:3])
+        mag = _e2m1_magnitude(m, y, 6, "e2m1")
+        with m.If(~field.any() | (e < -2)):
+            m.d.comb += self.code.eq(Cat(Const(0, 3), sign))
+        with m.Elif(e > 2):
+            m.d.comb += self.code.eq(Cat(Const(7, 3), sign))
+        with m.Else():
+            m.d.comb += self.code.eq(Cat(mag, sign))
+        return m
+
+
+class NVQuantizer(wiring.Component):
+    """NVFP4 activation quantizer: one block of 16 BF16 values per cycle -> 16 E2M1 codes and the E4M3 block
+    scale, bit-exact with ``golden.mx.quantize(x, NVFP4, tensor_scale=ts)`` on the BF16 values (torchao's
+    numerics: ``s = e4m3(clip(amax / 6 / ts))``, ``recip = fp32(fp32(1 / ts) / s)``, ``y = fp32(x * recip)``).
+
+    The tensor scale arrives twice, as ``ts`` and as ``inv_ts = fp32(1 / ts)``: both are per-tensor constants
+    the host computes once (as NVFP4 kernels pass a tensor's global scale and its reciprocal), so the unit has no
+    general divider. Taken: ``2^-100 <= ts < 2^100`` (``NV_TS_FIELDS``; every tensor a model makes). The block
+    scale by ``_NVScale``; the reciprocal by a long division of ``inv_ts``'s significand by the scale's 4-bit
+    significand, one FP32 rounding; each element by ``_NVElement``. A NaN or Inf in the block gives the NaN
+    scale ``0x7F`` and zero codes. With ``i_valid`` low the outputs are 0 (nothing downstream toggles on an
+    idle cycle). Combinational (``latency = 0``) or, with ``pipeline=True``, registered after
+    the block scale and the reciprocal (``latency = 1``)."""
+
+    def __init__(self, *, block=16, pipeline=False):
+        self.block = check_power_of_two("block", block, 2, 256)
+        self.pipeline = bool(pipeline)
+        super().__init__({"x": In(data.ArrayLayout(16, self.block)), "ts": In(32), "inv_ts": In(32),
+                          "i_valid": In(1), "codes": Out(data.ArrayLayout(4, self.block)), "scale": Out(8),
+                          "o_valid": Out(1)})
+
+    @property
+    def latency(self):
+        return 1 if self.pipeline else 0
+
+    def elaborate(self, platform):
+        m = Module()
+        mags = [self.x[i][:15] for i in range(self.block)]
+        top = _max_tree(m, mags, "max")
+        bad = Signal(name="nonfinite")
+        m.d.comb += bad.eq(Cat(*(self.x[i][7:15].all() for i in range(self.block))).any())
+        m.submodules.scale = sc = _NVScale()
+        m.d.comb += [sc.amax.eq(top), sc.ts.eq(self.ts)]
+        # recip = fp32(inv_ts / s): s = (8 + m) * 2^(field - 10), inv_ts = Si * 2^(fi - 150)
+        si, fi = _fp32_parts(self.inv_ts)
+        qr, rr = _divide_small(m, Cat(Const(0, 6), si), Cat(sc.code[:3], 1), "recip")
+        m.submodules.recip = rec = RoundToFP32(31, 10)
+        m.d.comb += [rec.mag.eq(Cat(rr.any(), qr)), rec.sign.eq(0), rec.exp.eq(fi - sc.code[3:7] - 147)]
+        # the pipeline register (optional) between the block's scale and its elements
+        dom = m.d.sync if self.pipeline else m.d.comb
+        x = Signal.like(self.x, name="x_q")
+        recip, code, bad_q, valid = Signal(32, name="recip_q"), Signal(8, name="scale_q"), Signal(name="bad_q"), \
+            Signal(name="valid_q")
+        dom += [x.eq(self.x), recip.eq(rec.o), code.eq(sc.code), bad_q.eq(bad), valid.eq(self.i_valid)]
+        for i in range(self.block):
+            m.submodules[f"element{i}"] = el = _NVElement()
+            m.d.comb += [el.x.eq(x[i]), el.recip.eq(recip), self.codes[i].eq(Mux(bad_q | ~valid, 0, el.code))]
+        m.d.comb += [self.scale.eq(Mux(valid, Mux(bad_q, gmx.E4M3_NAN, code), 0)), self.o_valid.eq(valid)]
         return m

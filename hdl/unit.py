@@ -190,6 +190,8 @@ class Unit:
     every unit. ``pnr``: whether ``make pnr`` places and routes it by default. ``schemes``: the accuracy-sweep
     schemes (``llmstudy.accuracy``) whose arithmetic the unit computes bit for bit (a dot-product unit: its
     products and sums; an encoder: the activations' razoring), for the accuracy-versus-silicon frontier.
+    ``icarus_budget``: ``(corner, synthetic, real-trace)`` cycles of the Icarus bench for a unit Icarus runs at a
+    few cycles per second (None: the bench's rule by width; Verilator runs everything).
     """
     name: str
     component: type
@@ -213,6 +215,7 @@ class Unit:
     headline: bool = False
     pnr: bool = False
     schemes: tuple = ()
+    icarus_budget: tuple = None
 
     def build(self):
         return self.component(**self.params)

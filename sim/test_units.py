@@ -37,9 +37,13 @@ def _icarus_budget(u):
     g = 16 encoders but the pipelined one are headline units, which CI runs again under Verilator on the whole
     stream); g = 32: 8,192 elements (256 groups), g >= 64: 4,096 (64 groups at g = 64, 32 at g = 128, where Icarus
     manages a few groups per second), half of them the first corner groups, a quarter synthetic, a quarter
-    real-trace. Verilator (and the in-process tests) run every corner and the whole
-    stream. None: the full bench."""
-    if simulator() == "verilator" or u.per < 16 or u.table.per != "element":
+    real-trace. A unit's own ``icarus_budget`` comes first. Verilator (and the in-process tests) run every corner
+    and the whole stream. None: the full bench."""
+    if simulator() == "verilator":
+        return None
+    if u.icarus_budget:
+        return u.icarus_budget
+    if u.per < 16 or u.table.per != "element":
         return None
     if u.per == 16:
         return None, 1024, 1024

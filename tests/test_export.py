@@ -25,7 +25,7 @@ def test_custom_unit_equals_the_registered_one(tmp_path):
 
 @pytest.mark.parametrize("kind,params,msg", [
     ("nope", {}, "unknown component kind 'nope'; known: mac_dfree, mac_conv, .*, dmq_encoder, dot_dmq, dot_mx, "
-                 "mx_quantizer, tile, tile_int"),
+                 "mx_quantizer, nv_quantizer, tile, tile_int"),
     ("dot", {"lane": 8}, r"dot \(DotProductUnit\) has no parameter\(s\) \['lane'\]; accepted: lanes, group_size"),
     ("dot", {"lanes": 12}, r"dot \(DotProductUnit\): lanes must be a power of two in \[1, 64\], not 12"),
     ("tile", {"rows": 0}, r"tile \(GemmTile\): rows must be in \[1, 16\], not 0"),

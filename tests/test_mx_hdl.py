@@ -1,8 +1,10 @@
 # amaranth: UnusedElaboratable=no
 """hdl.mx's arithmetic pieces on their own, in-process (amaranth.sim): the FP32 adder against NumPy's binary32
-addition on adversarial operands, the FP32 rounding against exact rationals, and the unit's parameter errors.
+addition on adversarial operands, the FP32 rounding against exact rationals, the unit's parameter errors, and
+the NVFP4 quantizer's tensor-scale ports, pipelined variant and every BF16 pattern (slow).
 The units themselves are checked like every unit (tests/test_units_inprocess.py, sim/)."""
 
+import dataclasses
 from fractions import Fraction
 
 import numpy as np
@@ -10,6 +12,8 @@ import pytest
 from amaranth.sim import Simulator
 from fp32_reference import f32_bits
 
+from hdl import insim
+from hdl.catalog import get
 from hdl.mx import CANONICAL_NAN, BlockDotProductUnit, FP32Adder, RoundToFP32
 
 
@@ -88,3 +92,50 @@ def test_bad_parameters_are_named():
     with pytest.raises(ValueError, match="lanes"):
         BlockDotProductUnit(fmt="nvfp4", lanes=12)
     assert BlockDotProductUnit(fmt="nvfp4", lanes=32).signature.members["sa"].shape.size == 2 * 7   # 2 UE4M3
+
+
+# ---------------------------------------------------------------- the NVFP4 activation quantizer
+
+def _nv_drive(x, ts):
+    from hdl.catalog.mx import nv_scale_pair
+    t, inv = nv_scale_pair(ts)
+    return {"x": np.asarray(x, np.int64), "ts": t, "inv_ts": inv, "i_valid": np.ones(len(x), np.int64)}
+
+
+def test_nv_quantizer_tensor_scale_ports_are_checked():
+    """The golden model names a tensor scale outside the quantizer's range and an ``inv_ts`` that is not
+    ``fp32(1 / ts)`` (with its cycle); an all-zero block (the idle input) is quantized whatever the ports hold."""
+    u = get("nv_quantizer_bf16_b16")
+    x = np.full((3, 16), 0x3F80)                                    # 1.0
+    for ts in (2.0 ** -101, 2.0 ** 100, -1.0):
+        with pytest.raises(ValueError, match=r"takes tensor scales 2\^-100 <= ts < 2\^100, not .* \(cycle 0\)"):
+            u.expect(_nv_drive(x, np.full(3, ts, np.float32)))
+    d = _nv_drive(x, np.full(3, 0.01, np.float32))
+    d["inv_ts"][2] += 1
+    with pytest.raises(ValueError, match=r"inv_ts must be fp32\(1 / ts\) = 100.0, not .* \(cycle 2\)"):
+        u.expect(d)
+    zero = {k: np.zeros_like(v) for k, v in d.items()}
+    zero["i_valid"][:] = 1
+    e = u.expect(zero)
+    assert (e["scale"] == 0x08).all() and (e["codes"] == 0).all()
+
+
+def test_nv_quantizer_pipelined_matches_golden():
+    """``pipeline=True``: the same outputs one cycle later (corner blocks, every kind of segment)."""
+    u = get("nv_quantizer_bf16_b16")
+    p = dataclasses.replace(u, params=dict(u.params, pipeline=True))
+    assert p.latency == 1 and u.latency == 0
+    d = {k: v[::6] for k, v in u.segments(2)[0].items()}            # a sixth of the corner blocks
+    m = insim.check(p, d)
+    assert m.count == 0 and m.checked == 3 * len(d["x"]), str(m)
+
+
+@pytest.mark.slow
+def test_nv_quantizer_every_bf16_pattern():
+    """Every BF16 pattern under four tensor scales (16,384 blocks; about 8 minutes in-process)."""
+    from hdl.catalog.mx import nv_every_pattern
+    u = get("nv_quantizer_bf16_b16")
+    x, ts = nv_every_pattern(16)
+    m = insim.check(u, _nv_drive(x, ts))
+    print(f"every BF16 pattern: {m}")
+    assert m.count == 0 and m.checked == 3 * len(x), str(m)

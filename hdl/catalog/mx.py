@@ -5,13 +5,13 @@ import numpy as np
 from golden import mx as GMX
 from golden.streams import SyntheticSource
 
-from ..mx import BlockDotProductUnit, MXQuantizer
+from ..mx import NV_TS_FIELDS, BlockDotProductUnit, MXQuantizer, NVQuantizer
 from ..unit import Unit, register
 from .codecs import ENCODER_TABLE
 from .common import FPADD, MUL, SCALE, en_gaps, headline, product_grid, serves
 from .dots import TREE, dot_lanes, dot_table, every_pair_under_every_side
 
-KINDS = {"dot_mx": BlockDotProductUnit, "mx_quantizer": MXQuantizer}
+KINDS = {"dot_mx": BlockDotProductUnit, "mx_quantizer": MXQuantizer, "nv_quantizer": NVQuantizer}
 MX_LANES = (4, 16, 32)
 MX_PARTS = {"multipliers": MUL, "tree": TREE, "scale": SCALE, "accumulator": FPADD}
 
@@ -90,7 +90,8 @@ for _L in MX_LANES:
         _u = block_dot_unit(f"dot{_L}_{_fmt}", _fmt, _L, f"{_fmt.upper()}, FP32 acc.",
                             f"{_fmt.upper()} dot-product unit, {_L} lanes: E2M1 x E2M1 products, "
                             f"{'E8M0' if _fmt == 'mxfp4' else 'E4M3'} block scales (blocks of {_bf.block}), "
-                            "FP32 accumulator", _t, encoder="mx_quantizer_bf16_b32" if _fmt == "mxfp4" else None)
+                            "FP32 accumulator", _t,
+                            encoder="mx_quantizer_bf16_b32" if _fmt == "mxfp4" else "nv_quantizer_bf16_b16")
         if _L == 16:
             _u = headline(serves(_u, _native))
         register(_u)
@@ -162,3 +163,130 @@ def mx_quantizer(name, block, label, doc):
 register(headline(serves(mx_quantizer("mx_quantizer_bf16_b32", 32, "MXFP4 quantizer, BF16 -> E2M1, b=32",
                                       "MXFP4 activation quantizer: 32 BF16 values -> 32 E2M1 codes and one E8M0 "
                                       "scale per cycle"), "MXFP4 W4A4 g32")))
+
+
+# ---------------------------------------------------------------- the NVFP4 activation quantizer
+
+def _f32_bits(x):
+    return np.asarray(x, np.float32).view(np.uint32).astype(np.int64)
+
+
+def _f32(bits):
+    return np.asarray(bits, np.uint32).view(np.float32)
+
+
+def nv_scale_pair(ts):
+    """The ``ts`` and ``inv_ts`` port words for a tensor scale: its FP32 bits and those of ``fp32(1 / ts)``."""
+    t = np.asarray(ts, np.float32)
+    return _f32_bits(t), _f32_bits(np.float32(1.0) / t)
+
+
+NV_PATTERN_SCALES = (1.0, 3.0e-3, 2.0 ** -20, 2.0 ** 40 * 1.7)
+
+
+def nv_every_pattern(block):
+    """Every BF16 pattern (NaN and Inf included) in blocks of consecutive patterns, under each of
+    ``NV_PATTERN_SCALES``: ``(x, ts)``, 16,384 blocks of 16 (the exhaustive run, ``make test-full``)."""
+    every = np.arange(1 << 16).reshape(-1, block)
+    n = len(every)
+    return np.tile(every, (len(NV_PATTERN_SCALES), 1)), np.repeat(np.float32(NV_PATTERN_SCALES), n)
+
+
+def nv_quantizer_corners(block, seed=0):
+    """Corner blocks and tensor scales ``(x, ts)``: every exponent field with both signs and 16 mantissas (NaN,
+    Inf, subnormals, zeros) in blocks of consecutive patterns, the scales of ``NV_PATTERN_SCALES`` in turn; blocks
+    whose ``amax / 6 / ts`` sits within a few FP32 ulps of every E4M3 value, of every E4M3 rounding midpoint (FP32
+    rounding lands on the midpoint: ties) and of the clip limits; elements at E2M1 midpoints and their BF16
+    neighbours under several block scales; the smallest and largest tensor scales taken."""
+    rng = np.random.default_rng(seed)
+    xs, tss = [], []
+
+    def add(x, ts):
+        x = np.asarray(x, np.int64).reshape(-1, block)
+        xs.append(x)
+        tss.append(np.broadcast_to(np.asarray(ts, np.float32), (len(x),)).astype(np.float32))
+
+    mant = np.concatenate([[0, 1, 2, 3, 63, 64, 65, 127], rng.integers(4, 127, 8)])
+    pats = ((np.arange(512)[:, None] << 7) | mant[None, :]).reshape(-1, block)     # sign, field, mantissa
+    add(pats, np.resize(np.float32(NV_PATTERN_SCALES), len(pats)))
+    # amax / 6 / ts near E4M3 values (+-1 FP32 ulp), midpoints (+-2) and around the clips
+    e4 = GMX.e4m3_decode(np.arange(0x08, 0x7F)).astype(np.float64)
+    groups = ((e4, 1), ((e4[:-1] + e4[1:]) / 2, 2), (np.array([2.0 ** -7, 2.0 ** -6 * 0.75, 464.0, 480.0]), 2))
+    for targets, k in groups:
+        offsets = np.arange(-k, k + 1, dtype=np.int32)
+        n = len(targets) * len(offsets)
+        amax = from_bf16(to_bf16(rng.uniform(0.25, 64.0, n).astype(np.float32))).astype(np.float32)
+        ts = ((amax / np.float32(6)) / np.repeat(targets, len(offsets)).astype(np.float32)).astype(np.float32)
+        ts = (ts.view(np.int32) + np.tile(offsets, len(targets))).view(np.float32)
+        rows = np.clip(rng.normal(0, 1, (n, block)).astype(np.float32) * (amax[:, None] / np.float32(4)),
+                       -amax[:, None], amax[:, None])
+        rows[:, 0] = amax * np.where(rng.random(n) < 0.5, 1, -1)
+        add(to_bf16(rows), ts)
+    # E2M1 midpoints times the block's scale, and the BF16 neighbours, under scales of several binades
+    mids = np.array([.25, .75, 1.25, 1.75, 2.5, 3.5, 5.0, 6.0, 7.0])
+    for code in (0x08, 0x20, 0x38, 0x3B, 0x4F, 0x66, 0x7E):
+        for ts in (1.0, 7.7e-4):
+            s = float(GMX.e4m3_decode(np.array([code]))[0]) * ts
+            b = to_bf16((np.concatenate([mids, -mids]) * s).astype(np.float32))
+            b = np.resize(np.concatenate([b, b + 1, b - 1]), (4, block - 1))
+            add(np.concatenate([np.full((4, 1), to_bf16(np.float32(6.0 * s))), b], axis=1), ts)
+    for ts in (2.0 ** -100, float(np.nextafter(np.float32(2.0 ** 100), np.float32(0)))):
+        add(rng.integers(0, 1 << 16, (16, block)), ts)
+        add(to_bf16(rng.normal(0, 1, (8, block)).astype(np.float32)), ts)
+    return np.concatenate(xs), np.concatenate(tss)
+
+
+def nv_quantizer(name, block, label, doc, pipeline=False):
+    """``NVQuantizer``: one block of BF16 activations per cycle and the tensor's FP32 scale (and its reciprocal)
+    -> E2M1 codes and the E4M3 block scale."""
+    fmt = GMX.NVFP4.with_block(block)
+
+    def golden(d):
+        # an all-zero block (the idle input) is quantized to zeros under the smallest scale whatever ts is: the
+        # tensor-scale ports are checked on the other blocks only
+        live = (np.asarray(d["x"]) != 0).any(axis=1)
+        ts = np.where(live, _f32(d["ts"]), np.float32(1.0))
+        fields = (np.asarray(d["ts"]) >> 23) & 0xFF
+        bad = live & ((np.asarray(d["ts"]) >> 31 != 0) | (fields < NV_TS_FIELDS[0]) | (fields > NV_TS_FIELDS[1]))
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise ValueError(f"the NVFP4 quantizer takes tensor scales 2^-100 <= ts < 2^100, not {float(ts[j])!r} "
+                             f"(cycle {j})")
+        inv = _f32(d["inv_ts"])
+        wrong = live & (inv != np.float32(1.0) / ts)
+        if wrong.any():
+            j = int(np.argmax(wrong))
+            want = float(np.float32(1.0) / ts[j])
+            raise ValueError(f"inv_ts must be fp32(1 / ts) = {want!r}, not {float(inv[j])!r} (cycle {j})")
+        x = from_bf16(d["x"])
+        codes = np.zeros(x.shape, np.int64)
+        scales = np.zeros(len(x), np.int64)
+        for t in np.unique(ts):
+            rows = ts == t
+            q = GMX.quantize(x[rows], fmt, tensor_scale=float(t))
+            codes[rows], scales[rows] = q.codes, q.scales[:, 0]
+        valid = np.asarray(d["i_valid"]) != 0                        # idle cycles: zero outputs
+        return {"codes": np.where(valid[:, None], codes, 0), "scale": np.where(valid, scales, 0),
+                "o_valid": d["i_valid"]}
+
+    def stimulus(source, cycles, seed):
+        x = source.groups("activation", block, cycles, seed)          # A16 integers: the real values times 2^-10
+        b = to_bf16((x * 2.0 ** -10).astype(np.float32))
+        ts, inv = nv_scale_pair(GMX.tensor_scale(np.abs(from_bf16(b)).max()))
+        n = len(b)
+        return {"x": b, "ts": np.full(n, ts), "inv_ts": np.full(n, inv), "i_valid": np.ones(n, np.int64)}
+
+    def segments(seed):
+        x, ts = nv_quantizer_corners(block, seed)
+        t, inv = nv_scale_pair(ts)
+        return [{"x": x, "ts": t, "inv_ts": inv, "i_valid": np.ones(len(x), np.int64)}]
+
+    return Unit(name, NVQuantizer, dict(block=block, pipeline=pipeline), golden=golden, stimulus=stimulus,
+                segments=segments, doc=doc, label=label, table=ENCODER_TABLE, rest="encoder", per=block,
+                bench_lanes=8, cycles_scale=4 / block, flows=frozenset({"ice40", "gate_level"}),
+                icarus_budget=(320, 128, 128))                   # Icarus: about 30 blocks a second
+
+
+register(headline(serves(nv_quantizer("nv_quantizer_bf16_b16", 16, "NVFP4 quantizer, BF16 -> E2M1, b=16",
+                                      "NVFP4 activation quantizer: 16 BF16 values and the tensor scale -> 16 E2M1 "
+                                      "codes and one E4M3 scale per cycle"), "NVFP4 W4A4 g16")))
