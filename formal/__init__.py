@@ -131,8 +131,9 @@ NOT_PROVEN = {
                              "pattern and the corner blocks",
     "nv_quantizer_bf16_b16": "not attempted: its block scale divides FP32 significands (24 bits) and each element "
                              "multiplies 8 x 24 bits, beyond Yosys' SAT here; checked on every BF16 pattern under "
-                             "four tensor scales (tests/test_mx_hdl.py, slow set), on blocks whose scale sits within "
+                             "four tensor scales (tests/test_mx_hdl.py), on blocks whose scale sits within "
                              "an FP32 ulp of every E4M3 rounding boundary, and by every bench",
+    "nv_quantizer_bf16_b16_pipe": "as nv_quantizer_bf16_b16 (the same datapath with one register)",
     "tile4x4_w4a4": "stream protocol proven on a 2 x 2 x 4 tile for the first 16 cycles from reset "
                     "(tile2x2x4_w4a4_protocol); the arithmetic is the proven DotProductUnit's without its input "
                     "registers",
