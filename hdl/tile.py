@@ -31,7 +31,7 @@ from amaranth.lib.wiring import In, Out
 from .dot import DotProductCore, IntDotProductCore
 from .parts import SignMag, check_width, flag_bits
 
-__all__ = ["GemmTile", "IntGemmTile", "ResultBuffer"]
+__all__ = ["GemmTile", "IntGemmTile", "ResultBuffer", "ShiftResultBuffer", "BUFFERS"]
 
 
 class ResultBuffer(wiring.Component):
@@ -82,6 +82,50 @@ class ResultBuffer(wiring.Component):
         return m
 
 
+def _check_buffer(buffer):
+    if buffer not in ("select", "shift"):
+        raise ValueError(f"buffer must be 'select' or 'shift', not {buffer!r}")
+    return buffer
+
+
+class ShiftResultBuffer(ResultBuffer):
+    """``ResultBuffer``'s members and behaviour with the blocks in a queue that shifts: slot 0 is the block being
+    drained and its row 0 drives ``y`` straight from registers (no row or block select); each ``y`` handshake moves
+    slot 0's rows up by one, a block's last row moves every slot down by one, and ``push`` writes the first slot
+    left free. Each stored bit chooses among its neighbours instead of feeding a wide read multiplexer."""
+
+    def elaborate(self, platform):
+        m = Module()
+        rows = self.rows
+        layout = self.i.shape().elem_shape
+        slots = [[Signal(layout, name=f"slot{d}_row{r}") for r in range(rows)] for d in range(self.depth)]
+        row = Signal(range(rows))
+        final = row == rows - 1
+        take, pop = Signal(), Signal()
+        m.d.comb += [take.eq(self.y.valid & self.y.ready), pop.eq(take & final),
+                     self.y.valid.eq(self.count != 0), self.y.payload.last.eq(final),
+                     self.y.payload.acc.eq(slots[0][0])]
+        dest = Signal(range(self.depth + 1))                  # where a block pushed now goes
+        m.d.comb += dest.eq(self.count - pop)
+        for d in range(self.depth):
+            for r in range(rows):
+                with m.If(self.push & (dest == d)):
+                    m.d.sync += slots[d][r].eq(self.i[r])
+                if d + 1 < self.depth:
+                    with m.Elif(pop):                         # the queue advances
+                        m.d.sync += slots[d][r].eq(slots[d + 1][r])
+                if d == 0 and r + 1 < rows:
+                    with m.Elif(take):                        # the head block's rows move up
+                        m.d.sync += slots[0][r].eq(slots[0][r + 1])
+        with m.If(take):
+            m.d.sync += row.eq(Mux(final, 0, row + 1))
+        m.d.sync += self.count.eq(self.count + self.push - pop)
+        return m
+
+
+BUFFERS = {"select": ResultBuffer, "shift": ShiftResultBuffer}
+
+
 class GemmTile(wiring.Component):
     """``rows x cols`` processing elements of ``lanes`` lanes each: ``rows * cols * lanes`` MACs per cycle.
 
@@ -93,6 +137,9 @@ class GemmTile(wiring.Component):
         As ``DotProductUnit``.
     depth : int
         Result blocks buffered (1..4).
+    buffer : str
+        ``"select"`` (``ResultBuffer``: blocks addressed by pointers, read through row and block selects) or
+        ``"shift"`` (``ShiftResultBuffer``: a queue of blocks that shifts rows out).
 
     Members
     -------
@@ -106,10 +153,11 @@ class GemmTile(wiring.Component):
     pipeline = 3            # a beat taken in cycle t is in the accumulators after cycle t + 3
 
     def __init__(self, *, rows=4, cols=4, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4,
-                 acc_width=32, depth=2):
+                 acc_width=32, depth=2, buffer="select"):
         self.rows = check_width("rows", rows, 1, 16)
         self.cols = check_width("cols", cols, 1, 16)
         self.depth = check_width("depth", depth, 1, 4)
+        self.buffer = _check_buffer(buffer)
         self.core = dict(lanes=lanes, group_size=group_size, a_base=a_base, a_kept=a_kept, w_base=w_base,
                          w_kept=w_kept, acc_width=acc_width)
         pe = DotProductCore(**self.core)                 # checks the element formats, lanes and group size
@@ -134,7 +182,7 @@ class GemmTile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         a, w = self.a, self.w
-        m.submodules.results = buf = ResultBuffer(self.rows, self.cols, self.acc_width, self.depth)
+        m.submodules.results = buf = BUFFERS[self.buffer](self.rows, self.cols, self.acc_width, self.depth)
         wiring.connect(m, wiring.flipped(self.y), buf.y)
         # a job's last beat needs a free result block once every block in flight has landed
         last = [Signal(name=f"last_q{k}") for k in (1, 2, 3)]
@@ -178,8 +226,8 @@ class IntGemmTile(GemmTile):
         R and C (1..16).
     lanes, a_bits, b_bits, acc_width : int
         As ``IntDotProductUnit``.
-    depth : int
-        Result blocks buffered (1..4).
+    depth, buffer
+        As ``GemmTile``.
 
     Members
     -------
@@ -188,10 +236,11 @@ class IntGemmTile(GemmTile):
     y : Out(stream.Signature({acc: C x signed(acc_width), last}))
     """
 
-    def __init__(self, *, rows=4, cols=4, lanes=16, a_bits=8, b_bits=8, acc_width=32, depth=2):
+    def __init__(self, *, rows=4, cols=4, lanes=16, a_bits=8, b_bits=8, acc_width=32, depth=2, buffer="select"):
         self.rows = check_width("rows", rows, 1, 16)
         self.cols = check_width("cols", cols, 1, 16)
         self.depth = check_width("depth", depth, 1, 4)
+        self.buffer = _check_buffer(buffer)
         self.core = dict(lanes=lanes, a_bits=a_bits, b_bits=b_bits, acc_width=acc_width)
         pe = IntDotProductCore(**self.core)              # checks lanes, widths and accumulator
         self.lanes, self.acc_width, self.sub = pe.lanes, pe.acc_width, 0

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: command -> package. The toolchain versions this project was measured with are listed in
 # synth/TOOLCHAIN.md.
-declare -A APT=([iverilog]=iverilog [yosys]=yosys [sta]=opensta [nextpnr-ice40]=nextpnr-ice40 [icepack]=fpga-icestorm)
+declare -A APT=([iverilog]=iverilog [yosys]=yosys [sta]=opensta [nextpnr-ice40]=nextpnr-ice40 [icepack]=fpga-icestorm
+                [ccache]=ccache)
 LIBERTY=/usr/share/qflow/tech/osu018/osu018_stdcells.lib
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${APT[$cmd]}"); done

@@ -35,9 +35,9 @@ def _icarus_budget(u):
     """(corner, synthetic, real-trace) cycles for the wide encoders on Icarus, which evaluates a g = 128 encoder
     at a few groups per second. g = 16: every corner group and 1,024 groups each of synthetic and real data (the
     g = 16 encoders but the pipelined one are headline units, which CI runs again under Verilator on the whole
-    stream); g = 32: 8,192 elements (256 groups), g >= 64: 4,096 (64 groups at g = 64, 32 at g = 128, where Icarus
-    manages a few groups per second), half of them the first corner groups, a quarter synthetic, a quarter
-    real-trace. A unit's own ``icarus_budget`` comes first. Verilator (and the in-process tests) run every corner
+    stream); g = 32: 8,192 elements (256 groups), g = 64: 4,096 (64 groups), g = 128: 2,048 (16 groups: Icarus
+    evaluates these at one or two groups per second), half of them the first corner groups, a quarter synthetic, a
+    quarter real-trace, and the control segments (``CONTROL_CYCLES``, 16 at g = 128). A unit's own ``icarus_budget`` comes first. Verilator (and the in-process tests) run every corner
     and the whole stream. None: the full bench."""
     if simulator() == "verilator":
         return None
@@ -47,7 +47,7 @@ def _icarus_budget(u):
         return None
     if u.per == 16:
         return None, 1024, 1024
-    n = (8192 if u.per == 32 else 4096) // u.per
+    n = {32: 8192, 64: 4096}.get(u.per, 2048) // u.per
     return n // 2, n // 4, n - n // 2 - n // 4
 
 
@@ -63,7 +63,8 @@ def test_unit(name, trace_set):
         corner, n_syn, n_real = budget
         corners = concat(u.segments(1))
         synthetic = concat([corners if corner is None else _head(corners, corner),
-                            *u.control_segments(1, CONTROL_CYCLES), u.stimulus(SyntheticSource(), n_syn, 1)])
+                            *u.control_segments(1, CONTROL_CYCLES // (2 if u.per >= 128 else 1)),
+                            u.stimulus(SyntheticSource(), n_syn, 1)])
         real = _head(u.stimulus(trace_set, n_real, seed=11), n_real)
     else:
         synthetic = u.vectors(_cycles(u, "QR_SIM_CYCLES", 2000), seed=1)
