@@ -37,8 +37,9 @@ def _icarus_budget(u):
     g = 16 encoders but the pipelined one are headline units, which CI runs again under Verilator on the whole
     stream); g = 32: 8,192 elements (256 groups), g = 64: 4,096 (64 groups), g = 128: 2,048 (16 groups: Icarus
     evaluates these at one or two groups per second), half of them the first corner groups, a quarter synthetic, a
-    quarter real-trace, and the control segments (``CONTROL_CYCLES``, 16 at g = 128). A unit's own ``icarus_budget`` comes first. Verilator (and the in-process tests) run every corner
-    and the whole stream. None: the full bench."""
+    quarter real-trace, and the control segments (``CONTROL_CYCLES``, 16 at g = 128). A unit's own
+    ``icarus_budget`` comes first. Verilator (and the in-process tests) run every corner and the whole stream.
+    None: the full bench."""
     if simulator() == "verilator":
         return None
     if u.icarus_budget:
