@@ -109,8 +109,9 @@ class ShiftResultBuffer(ResultBuffer):
         dest = Signal(range(self.depth + 1))                  # where a block pushed now goes
         m.d.comb += dest.eq(self.count - pop)
         for d in range(self.depth):
+            here = ~dest.any() if d == 0 else dest == d       # (``== 0`` would export as a lint-flagged ``!x``)
             for r in range(rows):
-                with m.If(self.push & (dest == d)):
+                with m.If(self.push & here):
                     m.d.sync += slots[d][r].eq(self.i[r])
                 if d + 1 < self.depth:
                     with m.Elif(pop):                         # the queue advances
