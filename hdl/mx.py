@@ -42,7 +42,7 @@ from golden.validate import check_power_of_two
 
 from .dmq import _max_tree
 from .dot import _Trees
-from .parts import register_inputs
+from .parts import check_bool, register_inputs
 
 __all__ = ["BlockDotProductUnit", "MXQuantizer", "NVQuantizer", "E2M1Multiplier", "FP32Adder", "RoundToFP32",
            "CANONICAL_NAN", "FORMATS", "NV_TS_FIELDS"]
@@ -572,7 +572,7 @@ class NVQuantizer(wiring.Component):
 
     def __init__(self, *, block=16, pipeline=False):
         self.block = check_power_of_two("block", block, 2, 256)
-        self.pipeline = bool(pipeline)
+        self.pipeline = check_bool("pipeline", pipeline)
         super().__init__({"x": In(data.ArrayLayout(16, self.block)), "ts": In(32), "inv_ts": In(32),
                           "i_valid": In(1), "codes": Out(data.ArrayLayout(4, self.block)), "scale": Out(8),
                           "o_valid": Out(1)})

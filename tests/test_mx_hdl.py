@@ -127,3 +127,11 @@ def test_nv_quantizer_every_bf16_pattern():
     m = insim.check(u, _nv_drive(x, ts))             # the combinational variant: the same datapath, no register
     print(f"every BF16 pattern: {m}")
     assert m.count == 0 and m.checked == 3 * len(x), str(m)
+
+
+def test_nv_quantizer_bad_parameters_are_named():
+    from hdl.mx import NVQuantizer
+    with pytest.raises(TypeError, match="pipeline must be True or False, not 'yes'"):
+        NVQuantizer(pipeline="yes")
+    with pytest.raises(ValueError, match="block"):
+        NVQuantizer(block=12)
