@@ -30,6 +30,8 @@ from .parts import (
     IntMultiplier,
     SignMag,
     SignMagMultiplier,
+    SplitAccumulator,
+    check_bool,
     check_width,
     flag_bits,
     operand_formats,
@@ -194,15 +196,59 @@ class _GroupShifters(wiring.Component):
         return m
 
 
+def _check_split(split, acc_width):
+    """``acc_split``: 0 (one adder), the low part's bits (1 .. acc_width - 1), or None for half the accumulator."""
+    if split is None:
+        return acc_width // 2
+    if isinstance(split, int) and not isinstance(split, bool) and split == 0:
+        return 0
+    return check_width("acc_split", split, 1, acc_width - 1)
+
+
+class _PairShifters(wiring.Component):
+    """The stage-3 end of a retimed processing element: group ``s``'s two half sums ``i[2s] + i[2s+1]`` shifted by
+    its registered ``amount`` (``fa_s + fw_s``, summed in stage 2), then the sum over the ``S`` groups."""
+
+    def __init__(self, sub, width, amount_bits, max_shift):
+        self.sub, self.width, self.max_shift = sub, width, max_shift
+        self.out_width = width + 1 + max_shift + ceil_log2(sub)
+        super().__init__({"i": In(data.ArrayLayout(signed(width), 2 * sub)),
+                          "amount": In(data.ArrayLayout(amount_bits, sub)), "o": Out(signed(self.out_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        outs = []
+        for s in range(self.sub):
+            pair = Signal(signed(self.width + 1), name=f"pair{s}")
+            m.d.comb += pair.eq(self.i[2 * s] + self.i[2 * s + 1])
+            sh = BarrelShifter(self.width + 1, self.max_shift, signed=True)
+            m.submodules[f"group{s}"] = sh
+            m.d.comb += [sh.i.eq(pair), sh.amount.eq(self.amount[s])]
+            outs.append(sh.o)
+        if self.sub == 1:
+            m.d.comb += self.o.eq(outs[0])
+        else:
+            t = AdderTree(self.sub, self.width + 1 + self.max_shift)
+            m.submodules.combine = t
+            m.d.comb += [t.i[s].eq(outs[s]) for s in range(self.sub)]
+            m.d.comb += self.o.eq(t.o)
+        return m
+
+
 class _Dot(wiring.Component):
     latency = 3
 
     def _stage1(self, m, names):
         return register_inputs(self, m, names)
 
+    acc_split = 0           # the processing elements of the tiles take a carry-delayed accumulator (acc_split bits)
+    retime = False          # ... and may move the tree's root adder and the flag sum across the stage-2 registers
+    reset_data = True       # ... and leave their data registers out of the reset (every sum starts with load)
+
     def _stage3(self, m, step, en, load):
         """Stage-2 registers for ``step`` (the partial sum), ``en`` and ``load``, then the accumulator."""
-        acc = Accumulator(len(step), self.acc_width)
+        acc = (SplitAccumulator(len(step), self.acc_width, split=self.acc_split, reset=self.reset_data)
+               if self.acc_split else Accumulator(len(step), self.acc_width))
         m.submodules.accumulator = acc
         m.d.comb += [acc.product.eq(step), acc.en.eq(en), acc.load.eq(load), self.acc.eq(acc.acc)]
 
@@ -273,19 +319,34 @@ class DotProductUnit(_Dot):
     def _datapath(self, m, a, w, fa, fw, en, load):
         """Stages 2 and 3 on registered operands: products, trees, partial-sum registers, shifters, accumulator."""
         na, nw = self.a_fmt.mag_bits, self.w_fmt.mag_bits
+        trees = self.sub * (2 if self.retime else 1)              # retimed: each group's tree in two halves
         if self.dsp_pairs:
             m.submodules.multipliers = mul = _PairedProducts(self.lanes, self.a_fmt, self.w_fmt)
-            m.submodules.tree = tree = _Trees(self.lanes // 2, self.sub, mul.k)
+            m.submodules.tree = tree = _Trees(self.lanes // 2, trees, mul.k)
         else:
             m.submodules.multipliers = mul = _SignedProducts(self.lanes, na, nw)
-            m.submodules.tree = tree = _Trees(self.lanes, self.sub, na + nw + 1)
+            m.submodules.tree = tree = _Trees(self.lanes, trees, na + nw + 1)
         m.d.comb += [mul.a.eq(a), mul.w.eq(w), tree.i.eq(mul.p)]
+        max_shift = self.a_fmt.max_flag + self.w_fmt.max_flag
+        if self.retime:
+            # stage 2 -> 3 registers: each group's two half-tree sums (the root adder moves to stage 3) and its
+            # shift amount, summed here where the flags have slack
+            keep = not self.reset_data
+            amount = Signal(data.ArrayLayout(max_shift.bit_length(), self.sub), name="amount_q2", reset_less=keep)
+            part = Signal.like(tree.o, name="partial_q", reset_less=keep)
+            en2, load2 = Signal(name="en_q2"), Signal(name="load_q2")
+            m.d.sync += [part.eq(tree.o), en2.eq(en), load2.eq(load)]
+            m.d.sync += [amount[s].eq(fa[s] + fw[s]) for s in range(self.sub)]
+            m.submodules.shifter = sh = _PairShifters(self.sub, tree.out_width, max_shift.bit_length(), max_shift)
+            m.d.comb += [sh.i.eq(part), sh.amount.eq(amount)]
+            self._stage3(m, sh.o, en2, load2)
+            return
         # stage 2 -> 3 registers: the sub-groups' partial sums and their flags
-        part = Signal.like(tree.o, name="partial_q")
-        fa2, fw2 = Signal.like(fa, name="fa_q2"), Signal.like(fw, name="fw_q2")
+        keep = not self.reset_data
+        part = Signal.like(tree.o, name="partial_q", reset_less=keep)
+        fa2, fw2 = Signal.like(fa, name="fa_q2", reset_less=keep), Signal.like(fw, name="fw_q2", reset_less=keep)
         en2, load2 = Signal(name="en_q2"), Signal(name="load_q2")
         m.d.sync += [part.eq(tree.o), fa2.eq(fa), fw2.eq(fw), en2.eq(en), load2.eq(load)]
-        max_shift = self.a_fmt.max_flag + self.w_fmt.max_flag
         m.submodules.shifter = sh = _GroupShifters(self.sub, tree.out_width, flag_bits(self.a_fmt.max_flag),
                                                    flag_bits(self.w_fmt.max_flag), max_shift)
         m.d.comb += [sh.i.eq(part), sh.fa.eq(fa2), sh.fw.eq(fw2)]
@@ -294,9 +355,29 @@ class DotProductUnit(_Dot):
 
 class DotProductCore(DotProductUnit):
     """A ``DotProductUnit`` without its input registers: the processing element of ``hdl.tile.GemmTile``, whose
-    rows and columns share one registered copy of each operand. Same members and parameters; ``latency = 2``."""
+    rows and columns share one registered copy of each operand. Same members and parameters, and
+
+    * ``acc_split``: 0 for ``Accumulator``, else the low bits of a ``SplitAccumulator`` (the carry between the
+      parts registered; None: half the accumulator);
+    * ``retime``: the stage-2 registers hold each group's two half-tree sums and its shift amount ``fa + fw``
+      (the tree's root adder moves to stage 3, the flag sum to stage 2); the same function and latency.
+
+    ``latency = 2``."""
 
     latency = 2
+
+    def __init__(self, *, acc_split=0, retime=False, reset_data=True, **kwargs):
+        super().__init__(**kwargs)
+        self.acc_split = _check_split(acc_split, self.acc_width)
+        self.retime = check_bool("retime", retime)
+        self.reset_data = check_bool("reset_data", reset_data)
+        if self.acc_split == 0 and not self.reset_data:
+            raise ValueError("reset_data=False needs a SplitAccumulator (acc_split > 0): Accumulator is reset")
+        per = self.lanes // self.sub // (2 if self.dsp_pairs else 1)        # tree inputs per group
+        if self.retime and per < 2:
+            raise ValueError(f"retime splits each group's tree in two halves: it needs at least 2 tree inputs per "
+                             f"group, not {per} (lanes={self.lanes}, group_size={self.group_size}, "
+                             f"dsp_pairs={self.dsp_pairs})")
 
     def elaborate(self, platform):
         m = Module()
@@ -353,6 +434,17 @@ class IntDotProductUnit(_Dot):
         """Stages 2 and 3 on registered operands: products, tree (or merged sum), partial-sum register, accumulator."""
         width = self.a_bits + self.b_bits + ceil_log2(self.lanes)
         step = Signal(signed(width), name="sum")
+        if self.retime:
+            # stage 2 -> 3 registers: the tree's two half sums; their sum (the root adder) is stage 3's
+            m.submodules.multipliers = mul = _IntProducts(self.lanes, self.a_bits, self.b_bits)
+            m.submodules.tree = tree = _Trees(self.lanes, 2, self.a_bits + self.b_bits)
+            m.d.comb += [mul.a.eq(a), mul.b.eq(b), tree.i.eq(mul.p)]
+            part = Signal.like(tree.o, name="partial_q", reset_less=not self.reset_data)
+            en2, load2 = Signal(name="en_q2"), Signal(name="load_q2")
+            m.d.sync += [part.eq(tree.o), en2.eq(en), load2.eq(load)]
+            m.d.comb += step.eq(part[0] + part[1])
+            self._stage3(m, step, en2, load2)
+            return
         if self.style == "tree":
             m.submodules.multipliers = mul = _IntProducts(self.lanes, self.a_bits, self.b_bits)
             m.submodules.tree = tree = _Trees(self.lanes, 1, self.a_bits + self.b_bits)
@@ -360,7 +452,7 @@ class IntDotProductUnit(_Dot):
         else:
             m.submodules.dot = dot = _MergedDot(self.lanes, self.a_bits, self.b_bits)
             m.d.comb += [dot.a.eq(a), dot.b.eq(b), step.eq(dot.o)]
-        part = Signal.like(step, name="partial_q")
+        part = Signal.like(step, name="partial_q", reset_less=not self.reset_data)
         en2, load2 = Signal(name="en_q2"), Signal(name="load_q2")
         m.d.sync += [part.eq(step), en2.eq(en), load2.eq(load)]
         self._stage3(m, part, en2, load2)
@@ -368,9 +460,22 @@ class IntDotProductUnit(_Dot):
 
 class IntDotProductCore(IntDotProductUnit):
     """An ``IntDotProductUnit`` without its input registers: the processing element of ``hdl.tile.IntGemmTile``
-    (the INT baseline of the GEMM tile). Same members and parameters; ``latency = 2``."""
+    (the INT baseline of the GEMM tile). Same members and parameters, and ``acc_split``, ``retime`` (the tree's
+    two half sums registered, its root adder in stage 3) and ``reset_data`` as ``DotProductCore``;
+    ``latency = 2``."""
 
     latency = 2
+
+    def __init__(self, *, acc_split=0, retime=False, reset_data=True, **kwargs):
+        super().__init__(**kwargs)
+        self.acc_split = _check_split(acc_split, self.acc_width)
+        self.retime = check_bool("retime", retime)
+        self.reset_data = check_bool("reset_data", reset_data)
+        if self.retime and (self.style != "tree" or self.lanes < 2):
+            raise ValueError(f"retime splits the adder tree in two halves: it needs style='tree' and at least 2 "
+                             f"lanes, not style={self.style!r}, lanes={self.lanes}")
+        if self.acc_split == 0 and not self.reset_data:
+            raise ValueError("reset_data=False needs a SplitAccumulator (acc_split > 0): Accumulator is reset")
 
     def elaborate(self, platform):
         m = Module()

@@ -5,7 +5,7 @@ Each block is its own module in the netlist, so synthesis can report the paper's
 ``Accumulator``.
 """
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -14,7 +14,7 @@ from golden.validate import check_int_param as check_width  # one parameter chec
 _signed = signed
 
 __all__ = ["register_inputs", "operand_formats", "flag_bits", "SignMag", "check_width", "SignMagMultiplier",
-           "IntMultiplier", "BarrelShifter", "Accumulator"]
+           "IntMultiplier", "BarrelShifter", "Accumulator", "SplitAccumulator"]
 
 
 def check_bool(name, value):
@@ -165,3 +165,53 @@ class Accumulator(wiring.Component):
             m.d.sync += self.acc.eq(total[:self.acc_width])
         return m
 
+
+class SplitAccumulator(Accumulator):
+    """``Accumulator``'s function on a signed product, in parts of ``split`` bits (the last takes the rest) with
+    the carry between neighbouring parts registered (a carry-delayed accumulator): each cycle adds each part of
+    the product, plus the carry the part below produced the cycle before, to its part of the sum, so the longest
+    carry chain is ``split + 1`` bits instead of ``acc_width``. ``acc`` resolves the pending carries (one adder of
+    single-bit addends, off the accumulation loop): the same value, every cycle, as ``Accumulator`` (``load``
+    drops the pending carries with the old sum). One more flip-flop per part boundary.
+
+    Parameters: ``product_width``; ``acc_width`` (default 32); ``split``: bits per part (1 .. acc_width - 1);
+    ``reset``: whether the domain's reset clears the sum (False: the parts and carries are reset-less registers,
+    for a user that starts every sum with ``load``, as the GEMM tile's processing elements do).
+    Members: as ``Accumulator`` (no ``neg``)."""
+
+    def __init__(self, product_width, acc_width=32, *, split=16, reset=True):
+        super().__init__(product_width, acc_width)
+        self.split = check_width("split", split, 1, self.acc_width - 1)
+        self.reset = check_bool("reset", reset)
+
+    def elaborate(self, platform):
+        m = Module()
+        n, k = self.acc_width, self.split
+        bounds = list(range(0, n, k)) + [n]
+        p = Signal(signed(n), name="addend")
+        m.d.comb += p.eq(self.product)                        # sign-extended (or wrapped) to the accumulator
+        parts, carries = [], []
+        for j, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+            w = hi - lo
+            part = Signal(w, name=f"acc_part{j}", reset_less=not self.reset)
+            total = Signal(w + 1, name=f"sum_part{j}")
+            base = Mux(self.load, 0, part)
+            if j == 0:
+                m.d.comb += total.eq(base + p[lo:hi])
+            else:
+                cin = Signal(name=f"carry_in{j}")
+                m.d.comb += [cin.eq(carries[-1] & ~self.load),
+                             # part + addend + carry-in as one adder: the carry enters as the LSB of both operands
+                             total.eq((Cat(cin, base) + Cat(cin, p[lo:hi]))[1:])]
+            with m.If(self.en):
+                m.d.sync += part.eq(total[:w])
+            if hi < n:
+                carry = Signal(name=f"acc_carry{j}", reset_less=not self.reset)
+                with m.If(self.en):
+                    m.d.sync += carry.eq(total[w])
+                carries.append(carry)
+            parts.append(part)
+        pending = Signal(n, name="pending")                   # each carry at the bottom of the part above it
+        m.d.comb += pending.eq(sum(c << b for c, b in zip(carries, bounds[1:])))
+        m.d.comb += self.acc.eq(Cat(*parts) + pending)
+        return m

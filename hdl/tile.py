@@ -39,8 +39,9 @@ class ResultBuffer(wiring.Component):
     """``depth`` result blocks of ``rows x cols`` accumulators: ``push`` stores ``i`` as a block (the caller
     guarantees a free slot), ``y`` streams the oldest block one row per handshake. ``count``: blocks held."""
 
-    def __init__(self, rows, cols, acc_width, depth):
+    def __init__(self, rows, cols, acc_width, depth, reset_data=True):
         self.rows, self.cols, self.depth = rows, cols, depth
+        self.reset_data = reset_data            # False: the stored blocks are reset-less (``count`` says which hold)
         row = data.ArrayLayout(signed(acc_width), cols)
         super().__init__({
             "i": In(data.ArrayLayout(row, rows)), "push": In(1),
@@ -50,7 +51,7 @@ class ResultBuffer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        blocks = [Signal.like(self.i, name=f"block{d}") for d in range(self.depth)]
+        blocks = [Signal.like(self.i, name=f"block{d}", reset_less=not self.reset_data) for d in range(self.depth)]
         wptr, rptr = Signal(range(self.depth)), Signal(range(self.depth))
         row = Signal(range(self.rows))
 
@@ -99,7 +100,8 @@ class ShiftResultBuffer(ResultBuffer):
         m = Module()
         rows = self.rows
         layout = self.i.shape().elem_shape
-        slots = [[Signal(layout, name=f"slot{d}_row{r}") for r in range(rows)] for d in range(self.depth)]
+        slots = [[Signal(layout, name=f"slot{d}_row{r}", reset_less=not self.reset_data) for r in range(rows)]
+                 for d in range(self.depth)]
         row = Signal(range(rows))
         final = row == rows - 1
         take, pop = Signal(), Signal()
@@ -143,6 +145,17 @@ class GemmTile(wiring.Component):
         ``"shift"`` (``ShiftResultBuffer``: a queue of blocks that shifts rows out; default) or ``"select"``
         (``ResultBuffer``: blocks addressed by pointers, read through row and block selects). On the 4 x 4 x 16
         W4A4 tile the shifting queue is 0.6 % larger and lifts f_max from 119 to 143 MHz (synthesis, OSU 0.18 um).
+    acc_split : int or None
+        The processing elements' accumulators: carry-delayed in parts of ``acc_split`` bits
+        (``hdl.parts.SplitAccumulator``: the carries between them registered; default 11, three parts of a 32-bit
+        sum), ``None`` two halves, 0 one ``acc_width``-bit adder (``Accumulator``).
+    retime : bool
+        The processing elements' stage-2 registers hold each group's two half-tree sums and its shift amount
+        (``DotProductCore``): the tree's root adder moves into the shift-and-accumulate stage (default True).
+    reset_data : bool
+        Whether the reset clears the data registers (operands, partial sums, accumulators, stored blocks); by
+        default (False) only the control registers are reset: every sum starts with ``load`` and ``y`` shows a
+        block only when ``valid``.
 
     Members
     -------
@@ -156,13 +169,14 @@ class GemmTile(wiring.Component):
     pipeline = 3            # a beat taken in cycle t is in the accumulators after cycle t + 3
 
     def __init__(self, *, rows=4, cols=4, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4,
-                 acc_width=32, depth=2, buffer="shift"):
+                 acc_width=32, depth=2, buffer="shift", acc_split=11, retime=True, reset_data=False):
         self.rows = check_width("rows", rows, 1, 16)
         self.cols = check_width("cols", cols, 1, 16)
         self.depth = check_width("depth", depth, 1, 4)
         self.buffer = _check_buffer(buffer)
         self.core = dict(lanes=lanes, group_size=group_size, a_base=a_base, a_kept=a_kept, w_base=w_base,
-                         w_kept=w_kept, acc_width=acc_width)
+                         w_kept=w_kept, acc_width=acc_width, acc_split=acc_split, retime=retime,
+                         reset_data=reset_data)
         pe = DotProductCore(**self.core)                 # checks the element formats, lanes and group size
         self.lanes, self.sub, self.acc_width = pe.lanes, pe.sub, pe.acc_width
         self.a_fmt, self.w_fmt = pe.a_fmt, pe.w_fmt
@@ -185,7 +199,8 @@ class GemmTile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         a, w = self.a, self.w
-        m.submodules.results = buf = BUFFERS[self.buffer](self.rows, self.cols, self.acc_width, self.depth)
+        m.submodules.results = buf = BUFFERS[self.buffer](self.rows, self.cols, self.acc_width, self.depth,
+                                                          self.core["reset_data"])
         wiring.connect(m, wiring.flipped(self.y), buf.y)
         # a job's last beat needs a free result block once every block in flight has landed
         last = [Signal(name=f"last_q{k}") for k in (1, 2, 3)]
@@ -195,7 +210,9 @@ class GemmTile(wiring.Component):
         fire = Signal()
         m.d.comb += [a.ready.eq(w.valid & ok), w.ready.eq(a.valid & ok), fire.eq(a.valid & w.valid & ok)]
         # stage 1: the operands, registered once for the whole array
-        a_q, w_q = Signal.like(a.payload, name="a_q"), Signal.like(w.payload, name="w_q")
+        keep = not self.core["reset_data"]
+        a_q = Signal.like(a.payload, name="a_q", reset_less=keep)
+        w_q = Signal.like(w.payload, name="w_q", reset_less=keep)
         en, load, first = Signal(name="en_q"), Signal(name="load_q"), Signal(name="first", init=1)
         m.d.sync += [a_q.eq(a.payload), w_q.eq(w.payload), en.eq(fire), load.eq(fire & first),
                      last[0].eq(fire & a.payload.last), last[1].eq(last[0]), last[2].eq(last[1])]
@@ -229,7 +246,7 @@ class IntGemmTile(GemmTile):
         R and C (1..16).
     lanes, a_bits, b_bits, acc_width : int
         As ``IntDotProductUnit``.
-    depth, buffer
+    depth, buffer, acc_split, retime, reset_data
         As ``GemmTile``.
 
     Members
@@ -239,12 +256,14 @@ class IntGemmTile(GemmTile):
     y : Out(stream.Signature({acc: C x signed(acc_width), last}))
     """
 
-    def __init__(self, *, rows=4, cols=4, lanes=16, a_bits=8, b_bits=8, acc_width=32, depth=2, buffer="shift"):
+    def __init__(self, *, rows=4, cols=4, lanes=16, a_bits=8, b_bits=8, acc_width=32, depth=2, buffer="shift",
+                 acc_split=11, retime=True, reset_data=False):
         self.rows = check_width("rows", rows, 1, 16)
         self.cols = check_width("cols", cols, 1, 16)
         self.depth = check_width("depth", depth, 1, 4)
         self.buffer = _check_buffer(buffer)
-        self.core = dict(lanes=lanes, a_bits=a_bits, b_bits=b_bits, acc_width=acc_width)
+        self.core = dict(lanes=lanes, a_bits=a_bits, b_bits=b_bits, acc_width=acc_width, acc_split=acc_split,
+                         retime=retime, reset_data=reset_data)
         pe = IntDotProductCore(**self.core)              # checks lanes, widths and accumulator
         self.lanes, self.acc_width, self.sub = pe.lanes, pe.acc_width, 0
 

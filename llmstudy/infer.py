@@ -499,7 +499,7 @@ def tile_figures(tile, synth_report=None):
     u = units.get(tile)
     if not u or not all(isinstance(u.get(k), (int, float)) for k in ("area_um2", "fmax_mhz", "power_mw")):
         return None
-    timed = ((u.get("gate_level") or {}).get("gate_level_timed") or {}).get("power_mw")
+    timed = (u.get("gate_level_timed") or {}).get("power_mw")
     return dict(area_um2=u["area_um2"], fmax_mhz=u["fmax_mhz"], power_mw=timed or u["power_mw"],
                 power_from="gate-level timed" if timed else "OpenSTA (real-trace activity)",
                 clock_ns=rep.get("meta", {}).get("clock_ns"), report=str(path))

@@ -107,6 +107,7 @@ def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True, component=None):
             windows = gl["window_toggles"]
             res[key] = dict(timed(key, model, rates, input_port_rates=act),
                             cycles=gl["cycles"], checked=gl["checked"], sim_period_ns=period,
+                            **({"beats": gl["beats"]} if "beats" in gl else {}),
                             simulator=gl["simulator"], mean_toggle_rate=sum(rates.values()) / len(rates),
                             power_sem_mw=timed(key, libpower.power_spread, model, windows,
                                                gl["cycles"] / len(windows), act), windows=len(windows))

@@ -3,8 +3,11 @@
 The flattened OSU 0.18 um netlist that ``synth.flow.synthesize`` writes is simulated with delays by Icarus and
 the library's own cell models (``osu018_stdcells.v``, their specify delays), and with zero delay by the
 cycle-based ``synth.cyclesim`` (the liberty's cell functions; the same settled-value counts), on the unit's
-own real-trace stimulus (``Unit.stimulus``, the builder that also feeds its benches and its activity). Two
-results:
+own real-trace stimulus (``Unit.stimulus``, the builder that also feeds its benches and its activity). A stream
+unit (a GEMM tile) is driven by a handshaking testbench (``_stream_testbench``): every input stream offers its
+next beat every cycle, every output stream is always ready, so the unit runs at the full rate its throughput
+figures assume; toggles are counted from reset release to the cycle its last input beat is taken (the pipeline
+kept full), the outputs until the last one has drained. Two results:
 
 * every output, every cycle, against the unit's golden function (a synthesized-netlist equivalence check on
   real data; any mismatch is an error naming the count and the first cycle);
@@ -72,14 +75,118 @@ def _stim_hex(unit, drive, cycles):
     return "\n".join(format(x, "x") for x in word) + "\n"
 
 
+def _stream_testbench(unit, counts, expect, half_period_ns):
+    """Icarus testbench of a stream unit: in each cycle every input stream offers its next beat (``valid`` high
+    until its beats run out), every output stream is ready; handshakes are sampled half a nanosecond before the
+    rising edge, when the unit's cell delays have settled. ``out.txt``: one line per output handshake (stream
+    index, payload), ``# inputs <cycle>`` when every input beat has been taken, ``# cycles <n>`` at the end.
+    ``counts``: beats per input stream; ``expect``: output beats in all (the run ends when they are out)."""
+    ins = [st for st in unit.streams if st.is_input]
+    outs = [st for st in unit.streams if not st.is_input]
+    limit = 4 * max(counts.values()) + 1000
+    decl, conns, drive, sample = [], [".clk(clk)", ".rst(rst)"], [], []
+    for st in ins:
+        n, w = st.name, st.width
+        decl += [f"  reg [{w - 1}:0] {n}__payload = 0;", f"  reg {n}__valid = 0;", f"  wire {n}__ready;",
+                 f"  reg [{w - 1}:0] mem_{n} [0:{counts[n] - 1}];", f"  integer i_{n} = 0;"]
+        conns += [f".{n}__payload({n}__payload)", f".{n}__valid({n}__valid)", f".{n}__ready({n}__ready)"]
+        drive += [f"      {n}__valid = i_{n} < {counts[n]};",
+                  f"      if (i_{n} < {counts[n]}) {n}__payload = mem_{n}[i_{n}];"]
+        sample += [f"      if ({n}__valid && {n}__ready) i_{n} = i_{n} + 1;"]
+    for k, st in enumerate(outs):
+        n, w = st.name, st.width
+        decl += [f"  wire [{w - 1}:0] {n}__payload;", f"  wire {n}__valid;", f"  reg {n}__ready = 0;"]
+        conns += [f".{n}__payload({n}__payload)", f".{n}__valid({n}__valid)", f".{n}__ready({n}__ready)"]
+        drive += [f"      {n}__ready = 1;"]
+        sample += [f"      if ({n}__valid && {n}__ready) begin $fdisplay(f, \"{k} %h\", {n}__payload); "
+                   f"got = got + 1; end"]
+    done = " && ".join(f"i_{st.name} == {counts[st.name]}" for st in ins)
+    loads = "\n".join(f'    $readmemh("{st.name}.hex", mem_{st.name});' for st in ins)
+    nl = "\n"
+    return f"""`timescale 1ns/10ps
+module tb;
+  reg clk = 0, rst = 1;
+{nl.join(decl)}
+  integer f, cyc = 0, got = 0, fed = 0;
+  {unit.name} dut ({", ".join(conns)});
+  always #{half_period_ns} clk = ~clk;
+  initial begin
+{loads}
+    f = $fopen("out.txt", "w");
+    @(negedge clk); @(negedge clk); rst = 0;
+    $dumpfile("gl.vcd");
+    $dumpvars(0, dut);
+    while (got < {expect} && cyc < {limit}) begin
+{nl.join(drive)}
+      #{half_period_ns - 0.5};
+{nl.join(sample)}
+      cyc = cyc + 1;
+      if (!fed && {done}) begin $fdisplay(f, "# inputs %0d", cyc); fed = 1; end
+      @(negedge clk);
+    end
+    $fdisplay(f, "# cycles %0d", cyc);
+    $fclose(f);
+    $finish;
+  end
+endmodule
+"""
+
+
+def _simulate_stream(unit, gl, netlist, models, source, cycles, timed, period_ns):
+    """A stream unit's gate-level run (see the module doc); returns what ``simulate`` returns, toggles counted up to
+    the cycle the last input beat is taken."""
+    beats = unit.stimulus(source, cycles, seed=SEED)
+    exp = unit.expect(beats)
+    ins = [st for st in unit.streams if st.is_input]
+    outs = [st for st in unit.streams if not st.is_input]
+    n_in = {st.name: unit.check_beats(beats)[st.name] for st in ins}
+    for st in ins:
+        (gl / f"{st.name}.hex").write_text("".join(f"{x:x}\n" for x in st.pack(beats[st.name])))
+    want = {k: st.pack(exp[st.name]) for k, st in enumerate(outs)}
+    tb = _stream_testbench(unit, n_in, sum(len(v) for v in want.values()), period_ns / 2)
+    (gl / "tb.v").write_text(tb)
+    run_tool([IVERILOG, *(["-gspecify"] if timed else []), "-o", "tb.vvp", "-s", "tb", "tb.v",
+              str(netlist.resolve()), str(models)], gl / "iverilog.log", gl)
+    run_tool([VVP, "-n", "tb.vvp"], gl / "vvp.log", gl, timeout=3600)
+    got, fed, ran = {k: [] for k in want}, None, None
+    for line in (gl / "out.txt").read_text().splitlines():
+        parts = line.split()
+        if parts[:2] == ["#", "inputs"]:
+            fed = int(parts[2])
+        elif parts[:2] == ["#", "cycles"]:
+            ran = int(parts[2])
+        else:
+            got[int(parts[0])].append(parts[1])
+    checked = bad = 0
+    first = None
+    for k, st in enumerate(outs):
+        for j, w in enumerate(want[k]):
+            text = got[k][j] if j < len(got[k]) else "missing"
+            value = int(text, 16) if all(c in "0123456789abcdef" for c in text) else None
+            checked += 1
+            if value != w:
+                bad += 1
+                first = first or (j, st.name, w, text)
+        if len(got[k]) > len(want[k]):
+            bad += len(got[k]) - len(want[k])
+            first = first or (len(want[k]), st.name, 0, "an extra beat")
+    if bad or not checked or fed is None:
+        j, name, w, text = first or (0, "-", 0, "no beats" if fed is not None else "inputs not all taken")
+        raise ToolError(f"{unit.name}: gate-level netlist disagrees with the golden model in {bad} of {checked} "
+                        f"output beats (ran {ran} cycles); first at beat {j} of stream {name}: expected {w:#x}, "
+                        f"got {text}")
+    return beats, fed, checked, max(n_in.values())
+
+
 _UNITS_NS = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0, "ps": 1e-3, "fs": 1e-6}
 
 
-def _count_vcd(path, output_pins, windows=1, span_ns=None):
+def _count_vcd(path, output_pins, windows=1, span_ns=None, until_ns=None):
     """{(cell instance, output pin): toggles}: changes of each pin's settled value from one simulation time to
     the next (zero-delay delta-cycle glitches inside one time step are not counted), after the $dumpvars
     block's initial values. With ``windows`` > 1 and ``span_ns`` = (start, end) of the counted run, also the
-    counts per equal time window (a list of such dicts). Hand-written on purpose: pyvcd's pure-Python
+    counts per equal time window (a list of such dicts). ``until_ns``: changes after that time are not counted.
+    Hand-written on purpose: pyvcd's pure-Python
     tokenizer took 8.6x longer (331 s vs 38 s on a 68 MB VCD, same counts), and timed runs of the wide baselines
     write VCDs of several hundred MB."""
     ids = {}
@@ -119,8 +226,10 @@ def _count_vcd(path, output_pins, windows=1, span_ns=None):
             c = line[:1]
             if c == "#":
                 commit()
+                t = int(line[1:]) * unit_ns
+                if until_ns is not None and t > until_ns:
+                    break
                 if windows > 1:
-                    t = int(line[1:]) * unit_ns
                     start, end = span_ns
                     window = min(windows - 1, max(0, int((t - start) * windows / (end - start))))
             elif line[:9] == "$dumpvars":
@@ -150,22 +259,43 @@ def simulate(unit, workdir, liberty, source, cycles=2000, timed=False, period_ns
     ``engine="icarus"`` runs the zero-delay case in Icarus too (the cross-check of the two simulators).
     ``windows``: the counts are also returned per equal stretch of the run (``window_toggles``), from which
     ``libpower.power_spread`` states the statistical error of the mean power.
-    A combinational unit gets one input vector per period and its outputs are read a period later."""
+    A combinational unit gets one input vector per period and its outputs are read a period later.
+    A stream unit always runs in Icarus (its handshaking testbench): ``cycles`` asks for that many input beats (the
+    stimulus gives whole jobs, so a few more), the result's ``cycles`` are those until the last input beat was
+    taken (the counted stretch) and ``beats`` the input beats taken in them."""
     if engine not in (None, "icarus", "cycle") or (timed and engine == "cycle"):
         raise ValueError(f"engine must be 'icarus' or 'cycle' (zero delay only), not {engine!r}")
-    icarus = timed or engine == "icarus"
+    stream = unit.protocol == "stream"
+    if stream and engine == "cycle":
+        raise ValueError(f"{unit.name} is a stream unit: the cycle simulator cannot drive its handshakes; "
+                         "use engine='icarus'")
+    icarus = timed or engine == "icarus" or stream
     work = Path(workdir)
     netlist = work / f"{unit.name}_netlist.v"
     models = Path(liberty).with_name(CELL_MODELS)
     if not netlist.is_file():
         raise ToolError(f"{netlist} is missing: synthesize {unit.name} first")
+    if icarus and not models.is_file():
+        raise ToolError(f"cell models {models} not found beside the liberty file (qflow-tech-osu018 ships them)")
+    if stream:
+        gl = work / ("gatesim_timed" if timed else "gatesim")
+        gl.mkdir(exist_ok=True)
+        beats, fed, checked, n_beats = _simulate_stream(unit, gl, netlist, models, source, cycles, timed, period_ns)
+        lib = libpower.load_library(str(liberty))
+        outputs = {p for cell in lib.values() for p, pin in cell["pins"].items() if pin["dir"] == "output"}
+        span = (2 * period_ns, (2 + fed) * period_ns)
+        toggles, window_toggles = _count_vcd(gl / "gl.vcd", outputs, max(2, windows), span, span[1] - 1e-3)
+        if not toggles:
+            raise ToolError(f"{unit.name}: no cell output pins found in {gl / 'gl.vcd'}")
+        (gl / "gl.vcd").unlink()
+        return {"cycles": fed, "beats": n_beats, "checked": checked, "toggles": toggles,
+                "window_toggles": window_toggles,
+                "simulator": "Icarus -gspecify (cell delays)" if timed else "Icarus (zero delay)"}
     drive = {k: np.asarray(v)[:cycles] for k, v in unit.stimulus(source, cycles, seed=SEED).items()}
     cycles = len(drive[unit.inputs[0].name])
     gl = work / ("gatesim_timed" if timed else "gatesim")
     gl.mkdir(exist_ok=True)
     if icarus:
-        if not models.is_file():
-            raise ToolError(f"cell models {models} not found beside the liberty file (qflow-tech-osu018 ships them)")
         (gl / "stim.hex").write_text(_stim_hex(unit, drive, cycles))
         (gl / "tb.v").write_text(_testbench(unit, cycles, period_ns / 2))
         run_tool([IVERILOG, *(["-gspecify"] if timed else []), "-o", "tb.vvp", "-s", "tb", "tb.v",

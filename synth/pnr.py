@@ -399,9 +399,6 @@ def main(argv=None):
         todo = units(names)
     except UnitError as e:
         ap.error(str(e))
-    bad = [u.name for u in todo if u.protocol != "cycle"]
-    if bad:
-        ap.error(f"place and route covers cycle units; {bad} are stream units (run them by name in a later version)")
     try:
         out, cache = writable_dir(args.out), Cache(writable_dir(args.cache), defaults=TIMINGS / "pnr.json")
         synth = _load_synth(args.synth)

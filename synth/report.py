@@ -224,7 +224,9 @@ def throughput_rows(rows, clock_ns):
         gops = 2 * macs * r["fmax_mhz"] / 1e3
         timed = _gl(r, "gate_level_timed")
         mw, src = (timed, "gate-level timed") if timed else (r["power_mw"], "OpenSTA")
-        tops_w = 2 * macs * (1e3 / clock_ns) * 1e6 / (mw * 1e-3) / 1e12
+        g = r.get("gate_level_timed") or {} if timed else {}
+        busy = g["beats"] / g["cycles"] if g.get("beats") else 1.0    # a stream unit's beats per simulated cycle
+        tops_w = 2 * macs * busy * (1e3 / clock_ns) * 1e6 / (mw * 1e-3) / 1e12
         out.append((r["label"], macs, r["fmax_mhz"], gops, gops / 1e3 / (r["area_um2"] / 1e6), tops_w, src))
     return out
 

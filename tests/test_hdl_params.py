@@ -3,9 +3,9 @@
 
 import pytest
 
-from hdl.dot import DotProductUnit
+from hdl.dot import DotProductCore, DotProductUnit, IntDotProductCore
 from hdl.macs import DecompressionFreeMAC, IntMAC
-from hdl.parts import BarrelShifter
+from hdl.parts import BarrelShifter, SplitAccumulator
 from hdl.sdr_decoder import SDRDecoder
 from hdl.sdr_encoder import SDREncoder
 
@@ -28,6 +28,15 @@ from hdl.sdr_encoder import SDREncoder
     (lambda: DotProductUnit(lanes=16, group_size=1, dsp_pairs=True), ValueError,
      r"dsp_pairs needs at least 2 lanes per group, not 1 \(lanes=16, group_size=1\)"),
     (lambda: DotProductUnit(dsp_pairs=1), TypeError, r"dsp_pairs must be True or False, not 1"),
+    (lambda: SplitAccumulator(20, 32, split=32), ValueError, r"split must be in \[1, 31\], not 32"),
+    (lambda: SplitAccumulator(20, 32, reset="no"), TypeError, r"reset must be True or False, not 'no'"),
+    (lambda: DotProductCore(acc_split=40), ValueError, r"acc_split must be in \[1, 31\], not 40"),
+    (lambda: DotProductCore(retime="yes"), TypeError, r"retime must be True or False, not 'yes'"),
+    (lambda: DotProductCore(lanes=16, group_size=1, retime=True), ValueError,
+     r"retime splits each group's tree in two halves: it needs at least 2 tree inputs per group, not 1"),
+    (lambda: DotProductCore(reset_data=False), ValueError, r"reset_data=False needs a SplitAccumulator"),
+    (lambda: IntDotProductCore(style="merged", retime=True), ValueError,
+     r"retime splits the adder tree in two halves: it needs style='tree'"),
 ])
 def test_bad_parameters(make, exc, msg):
     with pytest.raises(exc, match=msg):

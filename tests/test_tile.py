@@ -95,14 +95,20 @@ def test_tile_golden_errors():
 
 # ---------------------------------------------------------------- RTL, in-process
 
-def _small(name, rows, cols, lanes, g, fa=A4, fw=W4, depth=2):
-    return gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, name, name, depth=depth)
+def _small(name, rows, cols, lanes, g, fa=A4, fw=W4, depth=2, **pe):
+    u = gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, name, name, depth=depth)
+    return dataclasses.replace(u, params={**u.params, **pe}) if pe else u
 
+
+# the processing elements as first built: one accumulator adder, no retiming, every register reset
+CLASSIC = dict(acc_split=0, retime=False, reset_data=True)
 
 SMALL = {
     "2x3 L8 g8 W4A4": _small("t_2x3_l8_g8", 2, 3, 8, 8),
     "2x2 L4 g16 W4A8": _small("t_2x2_l4_g16", 2, 2, 4, 16, fa=A8),
     "3x2 L8 g4 W4A4 depth 1": _small("t_3x2_l8_g4", 3, 2, 8, 4, depth=1),
+    "2x2 L8 g4 W4A4 classic PE": _small("t_2x2_l8_g4c", 2, 2, 8, 4, **CLASSIC),
+    "2x2 L8 g8 W4A4 acc in 3-bit parts": _small("t_2x2_l8_g8s", 2, 2, 8, 8, acc_split=3),
 }
 
 
@@ -182,3 +188,41 @@ def test_stream_activity_is_per_payload_bit():
             assert act[f"{st.name}__payload[{i}]"] == pytest.approx(np.mean(bits[1:] != bits[:-1]))
         assert act[f"{st.name}__valid"] == 0
     assert act["y__ready"] == 0 and len(act) == sum(p.width for p in u.inputs)
+
+
+@pytest.mark.parametrize("split", [1, 3, 11, 16, 31])
+@pytest.mark.parametrize("reset", [True, False])
+def test_split_accumulator_equals_accumulator(split, reset):
+    """``SplitAccumulator`` shows ``Accumulator``'s sum every cycle: random signed products over the whole width
+    (the 32-bit sum wraps many times), random ``en`` and ``load``; without reset, from the first ``load`` on."""
+    from amaranth import Module
+    from amaranth.sim import Simulator
+
+    from hdl.parts import Accumulator, SplitAccumulator
+    rng = np.random.default_rng(split)
+    ref, dut = Accumulator(27, 32), SplitAccumulator(27, 32, split=split, reset=reset)
+    m = Module()
+    m.submodules.ref, m.submodules.dut = ref, dut
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    seen = {"checked": 0, "bad": 0}
+
+    async def bench(ctx):
+        loaded = reset
+        for i in range(800):
+            p, en, load = int(rng.integers(-(1 << 26), 1 << 26)), int(rng.random() < 0.8), int(rng.random() < 0.1)
+            if i == 3:
+                en, load = 1, 1
+            for x in (ref, dut):
+                ctx.set(x.product, p)
+                ctx.set(x.en, en)
+                ctx.set(x.load, load)
+            await ctx.tick()
+            loaded = loaded or (en and load)
+            if loaded:
+                seen["checked"] += 1
+                seen["bad"] += ctx.get(ref.acc) != ctx.get(dut.acc)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["checked"] > 700 and seen["bad"] == 0, seen
+

@@ -133,8 +133,8 @@ def gemm_tile_unit(name, rows, cols, lanes, g, fa, fw, label, doc, table=TILE_TA
                                      a_kept=fa.kept_bits, w_base=fw.base_bits, w_kept=fw.kept_bits, depth=depth),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
                 parts=TILE_PARTS, rest="input registers + control", per=rows * cols * lanes, bench_lanes=1,
-                flows=frozenset(), protocol="stream", encoder="sdr_encoder_a16k4_g16" if fa.base_bits == 16 else None,
-                cocotb=cocotb)
+                flows=frozenset({"gate_level"}), protocol="stream",
+                encoder="sdr_encoder_a16k4_g16" if fa.base_bits == 16 else None, cocotb=cocotb)
     return unit
 
 
@@ -194,7 +194,7 @@ def int_tile_unit(name, rows, cols, lanes, a_bits, b_bits, label, doc, table=TIL
                                         depth=depth),
                 golden=golden, stimulus=stimulus, segments=segments, doc=doc, label=label, table=table,
                 parts=INT_TILE_PARTS, rest="input registers + control", per=rows * cols * lanes, bench_lanes=1,
-                flows=frozenset(), protocol="stream", cocotb=cocotb)
+                flows=frozenset({"gate_level"}), protocol="stream", cocotb=cocotb)
     return unit
 
 
