@@ -29,7 +29,7 @@ from .dots import dot_proof, int_dot_proof, pairs_proof
 from .fp16 import fp16_proofs
 from .macs import int_mac_proof, mac_proofs
 from .mx import mx_dot_proofs, quantizer_proof
-from .tile import tile_protocol_proof
+from .tile import tile_pe_proof, tile_protocol_proof
 
 __all__ = ["Proof", "Result", "proofs", "run", "x_mutant", "coverage", "FormalError", "GROUPS_CI", "GROUPS_FULL",
            "SLOW", "NOT_PROVEN", "TIMEOUT"]
@@ -91,7 +91,7 @@ def proofs(full=False):
     for fmt, lanes in MX_DOTS_FULL if full else MX_DOTS_CI:
         out += mx_dot_proofs(fmt, lanes)
     out += [quantizer_proof(b) for b in (MX_QUANTIZER_FULL if full else MX_QUANTIZER_CI)]
-    out += [tile_protocol_proof(), tile_protocol_proof(int8=True)]
+    out += [tile_protocol_proof(), tile_protocol_proof(int8=True), tile_pe_proof()]
     return tuple(out + fp16_proofs())             # cached (building them elaborates every unit): not to be changed
 
 
@@ -136,8 +136,10 @@ NOT_PROVEN = {
                              "an FP32 ulp of every E4M3 rounding boundary, and by every bench",
     "nv_quantizer_bf16_b16_pipe": "as nv_quantizer_bf16_b16 (the same datapath with one register)",
     "tile4x4_w4a4": "stream protocol proven on a 2 x 2 x 4 tile for the first 16 cycles from reset "
-                    "(tile2x2x4_w4a4_protocol); the arithmetic is the proven DotProductUnit's without its input "
-                    "registers",
+                    "(tile2x2x4_w4a4_protocol); the processing element as the tile builds it (retimed, carry-delayed "
+                    "accumulator, data registers not reset) proven against the dot-product reference on 4 lanes "
+                    "(tile_pe4_w4a4)",
+    "tile2x2_w4a4": "as tile4x4_w4a4",
     "tile4x4_w4a8": "as tile4x4_w4a4",
     "tile8x8_w4a4": "as tile4x4_w4a4",
     "tile4x4_int8x8": "stream protocol proven on a 2 x 2 x 4 INT tile (tile2x2x4_int8x8_protocol)",

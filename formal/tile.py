@@ -64,3 +64,62 @@ endmodule
                  "bmc",
                  {"dut.v": _export(tile, "dut"), "top.sv": top}, "dut.v", "top",
                  (r"(assign room = [^;]*?) < ", r"\1 <= "), depth=cycles, tags=("tile",))
+
+
+def tile_pe_proof(lanes=4, g=16, a_kept=4, int8=False, depth=5):
+    """The GEMM tile's processing element as the tile builds it (``DotProductCore`` / ``IntDotProductCore`` with
+    the tile's defaults: the retimed stage-2 registers, the carry-delayed accumulator, data registers without
+    reset) behind the operand registers the tile shares among its elements, against the dot-product reference
+    (``formal.dots``): the accumulator is the sum of the lanes' decoded products, for any input sequence.
+    The reset is held low (the element's data registers are not reset by design: every sum starts with
+    ``load``, and the tile's control, which is reset, is the protocol proof's); registers start at zero."""
+    from golden.sdr import SDRFormat
+    from hdl.dot import DotProductCore, IntDotProductCore
+    from hdl.tile import GemmTile, IntGemmTile
+
+    from .dots import dot_reference, int_dot_reference
+    if int8:
+        core = IntGemmTile(rows=1, cols=1, lanes=lanes).core
+        pe = IntDotProductCore(**core, style="tree")
+        ports = [("a", lanes * 8), ("b", lanes * 8)]
+        ref = int_dot_reference("ref", lanes, 8, 8)
+        assumes, kind = "", "int8x8"
+        mutation = (r"(assign sum = [^;]*?) \+ ", r"\1 - ")
+    else:
+        core = GemmTile(rows=1, cols=1, lanes=lanes, group_size=g, a_kept=a_kept).core
+        pe = DotProductCore(**core)
+        fa, fw = SDRFormat(16, a_kept, g), SDRFormat(8, 4, g)
+        ba, bw = fa.max_flag.bit_length(), fw.max_flag.bit_length()
+        sub = pe.sub
+        ports = [("a", lanes * (fa.mag_bits + 1)), ("w", lanes * (fw.mag_bits + 1)), ("fa", sub * ba),
+                 ("fw", sub * bw)]
+        ref = dot_reference("ref", lanes, g, fa, fw)
+        assumes = " ".join(f"assume(fa[{s * ba + ba - 1}:{s * ba}] <= {fa.max_flag}); "
+                           f"assume(fw[{s * bw + bw - 1}:{s * bw}] <= {fw.max_flag});" for s in range(sub))
+        kind = f"w4a{a_kept}"
+        mutation = (r"(assign l0_0 = [^;]*?) \+ ", r"\1 - ")
+    ports += [("en", 1), ("load", 1)]
+    decl = ", ".join(f"input [{w - 1}:0] {n}" for n, w in ports)
+    regs = "\n".join(f"  reg [{w - 1}:0] {n}_q = 0;" for n, w in ports)
+    moves = " ".join(f"{n}_q <= {n};" for n, _ in ports)
+    conn = ", ".join(f".{n}({n}_q)" for n, _ in ports)
+    raw = ", ".join(f".{n}({n})" for n, _ in ports)
+    top = f"""module top(input clk, input rst, {decl});
+{regs}
+  always @(posedge clk) begin {moves} end
+  wire [31:0] acc1, acc2;
+  pe u1(.clk(clk), .rst(rst), {conn}, .acc(acc1));
+  ref u2(.clk(clk), .rst(rst), {raw}, .acc(acc2));
+  always @* begin
+    assume(!rst);
+    {assumes}
+    assert(acc1 == acc2);
+  end
+endmodule
+"""
+    what = (f"the {lanes}-lane {kind.upper()} processing element of the GEMM tile as the tile builds it (retimed, "
+            f"carry-delayed accumulator in {core['acc_split']}-bit parts, data registers not reset), behind the "
+            "tile's operand registers: the accumulator is the sum of the lanes' decoded products, any sequence "
+            "without reset")
+    return Proof(f"tile_pe{lanes}_{kind}", what, "induct", {"pe.v": _export(pe, "pe"), "ref.v": ref, "top.sv": top},
+                 "pe.v", "top", mutation, depth=depth, tags=("tile",))
