@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 PYTEST_ARGS ?= -n 2 --durations=25
 
-.PHONY: all setup test test-full test-golden test-sim bench verilog synth results readme lint clean traces traces-full synth-all analysis accuracy frontier formal fpga pnr infer infer-all
+.PHONY: all setup test test-full test-golden test-sim bench verilog synth results readme lint clean traces traces-full synth-all analysis accuracy frontier formal fpga pnr infer infer-all tile-steps synth-tiles pnr-tile
 
 all: synth
 
@@ -79,6 +79,22 @@ synth: $(STAMP) traces
 ## Every registered unit -> build/synth-all/report.{md,json} (shares the cache with make synth)
 synth-all: $(STAMP) traces
 	$(PY) -m synth --all --out build/synth-all $(if $(LIBERTY),--liberty $(LIBERTY)) $(SYNTH_ARGS)
+
+## What each design change of the GEMM tile bought: the 4x4x16 W4A4 and INT 8x8 tiles synthesized once per step
+## (area, f_max, TOPS/mm^2; cached per step) -> build/tile_steps/report.{md,json}
+tile-steps: $(STAMP)
+	$(PY) -m synth.tile_steps
+
+## The 4x4x16 tiles (QRazor W4A4, W4A8, INT 8x8) and the 2x2x16 W4A4 tile with timed gate-level power on real
+## traces (the tiles' TOPS/W) -> build/synth_tile/report.{md,json}; TILE_UNITS for others
+TILE_UNITS ?= tile4x4_w4a4 tile4x4_w4a8 tile4x4_int8x8 tile2x2_w4a4
+synth-tiles: $(STAMP) traces
+	$(PY) -m synth --no-fpga --out build/synth_tile $(TILE_UNITS)
+
+## Place and route of the largest GEMM tile that finishes here (2x2x16 W4A4; the 4x4x16 tile's placement alone
+## runs for hours) -> build/pnr_tile/report.{md,json}
+pnr-tile: $(STAMP)
+	$(PY) -m synth.pnr tile2x2_w4a4 --out build/pnr_tile --cache build/cache/pnr_tile --timeout 10800
 
 ## FPGA figures: iCE40 and ECP5 (with DSP inference and -nodsp) -> build/fpga/report.{md,json}
 fpga: $(STAMP)

@@ -201,8 +201,9 @@ def gate_cycles(unit, timed=False):
     """Gate-level cycles. Zero delay (the cycle simulator, cheap): GATE_CYCLES for every unit. Timed (Icarus with
     cell delays, about a second per cycle on the 16-lane INT units): GATE_CYCLES for single MACs, about
     TIMED_PRODUCTS products (dot-product lanes or group elements x cycles) for wide units, at least 100; the
-    report states each figure's standard error from WINDOWS stretches of the run."""
-    if not timed:
+    report states each figure's standard error from WINDOWS stretches of the run. A stream unit (a tile) runs in
+    Icarus both ways (the cycle simulator does not drive handshakes): the timed rule for both."""
+    if not timed and unit.protocol != "stream":
         return GATE_CYCLES
     return min(GATE_CYCLES, max(100, TIMED_PRODUCTS // max(1, unit.per)))
 

@@ -36,6 +36,8 @@ COMMANDS = {
     "build/accuracy/table8.md": "make accuracy", "build/frontier/frontier.md": "make frontier",
     "build/pnr/report.md": "make pnr", "build/fpga/report.md": "make fpga",
     "build/analysis/figure2.md": "make analysis", "build/formal/units.md": "python -m formal --units",
+    "build/tile_steps/report.md": "make tile-steps", "build/pnr_tile/report.md": "make pnr-tile",
+    "build/synth_tile/report.md": "make synth-tiles",
 }
 
 

@@ -249,3 +249,36 @@ def test_a_liberty_in_a_path_with_spaces(tmp_path):
     (tmp_path / "bad.ys").write_text("read_verilog no_such_file.v\n")
     with pytest.raises(flow.ToolError, match=r"failed \(exit 1: .*no_such_file"):
         flow.run_tool([flow.YOSYS, "-q", "-s", "bad.ys"], tmp_path / "log", tmp_path)
+
+
+@pytest.fixture(scope="module")
+def small_tile(tmp_path_factory):
+    """A 2 x 2 x 4 W4A4 GEMM tile (a stream unit), synthesized."""
+    from hdl.catalog import A4, W4, gemm_tile_unit
+    flow.require_tools(flow.DEFAULT_LIBERTY)
+    work = tmp_path_factory.mktemp("tile")
+    unit = gemm_tile_unit("t_gl_2x2_l4", 2, 2, 4, 16, A4, W4, "t", "t")
+    flow.synthesize(unit, work, flow.DEFAULT_LIBERTY)
+    return unit, work
+
+
+def test_gate_level_drives_a_stream_unit_at_full_rate(small_tile, trace_set, tmp_path):
+    """A stream unit's netlist runs in Icarus behind the handshaking testbench: every input beat taken at one per
+    cycle (the stretch whose toggles count), every output beat equal to the golden model's; glitches (cell
+    delays) only add toggles; a netlist with one XOR made an XNOR is caught."""
+    unit, work = small_tile
+    gl = gatesim.simulate(unit, work, flow.DEFAULT_LIBERTY, trace_set, cycles=120)
+    want = unit.expect(unit.stimulus(trace_set, 120, seed=0))
+    assert gl["beats"] >= 120 and gl["cycles"] == gl["beats"]            # full rate: one beat per cycle
+    assert gl["checked"] == len(want["y"]["last"]) >= 8 and gl["simulator"] == "Icarus (zero delay)"
+    assert sum(gl["toggles"].values()) > 0 and len(gl["window_toggles"]) == gatesim.WINDOWS
+    timed = gatesim.simulate(unit, work, flow.DEFAULT_LIBERTY, trace_set, cycles=120, timed=True, period_ns=20)
+    assert timed["checked"] == gl["checked"] and sum(timed["toggles"].values()) > sum(gl["toggles"].values())
+    with pytest.raises(ValueError, match="stream unit: the cycle simulator cannot drive its handshakes"):
+        gatesim.simulate(unit, work, flow.DEFAULT_LIBERTY, trace_set, cycles=120, engine="cycle")
+    net = (work / f"{unit.name}_netlist.v").read_text()
+    cells = re.findall(r"^\s*XOR2X1\s+\S+\s*\(", net, re.M)
+    assert cells
+    (tmp_path / f"{unit.name}_netlist.v").write_text(net.replace(cells[0], cells[0].replace("XOR2X1", "XNOR2X1"), 1))
+    with pytest.raises(flow.ToolError, match="disagrees with the golden model in [1-9]"):
+        gatesim.simulate(unit, tmp_path, flow.DEFAULT_LIBERTY, trace_set, cycles=120)
