@@ -61,6 +61,7 @@ SYNTH_SOURCES = ("synth/__main__.py", "synth/flow.py", "synth/gatesim.py", "synt
                  "synth/activity.py", "synth/fpga.py", "hdl", "golden", "llmstudy/traces.py")
 GATE_CYCLES = 2000
 TIMED_PRODUCTS = 2000        # products per timed gate-level run of a wide unit (dot-product lanes x cycles)
+STREAM_BEATS = 64            # beats of a stream unit's timed run (a 4 x 4 x 16 tile: 16,384 MACs)
 
 
 def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True, component=None):
@@ -100,6 +101,8 @@ def run_unit(unit, out, liberty, clock_ns, ts, with_fpga=True, component=None):
     if "gate_level" in unit.flows:
         model = libpower.PowerModel(work / f"{unit.name}_netlist.json", liberty, clock_ns)
         for key, is_timed in (("gate_level", False), ("gate_level_timed", True)):
+            if gate_cycles(unit, is_timed) is None:
+                continue
             period = max(clock_ns, 5 * round(res["critical_path_ns"] * 1.5 / 5 + 0.5)) if is_timed else clock_ns
             gl = timed(key, gatesim.simulate, unit, work, liberty, ts, cycles=gate_cycles(unit, is_timed),
                        timed=is_timed, period_ns=period)
@@ -202,8 +205,11 @@ def gate_cycles(unit, timed=False):
     cell delays, about a second per cycle on the 16-lane INT units): GATE_CYCLES for single MACs, about
     TIMED_PRODUCTS products (dot-product lanes or group elements x cycles) for wide units, at least 100; the
     report states each figure's standard error from WINDOWS stretches of the run. A stream unit (a tile) runs in
-    Icarus both ways (the cycle simulator does not drive handshakes): the timed rule for both."""
-    if not timed and unit.protocol != "stream":
+    Icarus only (the cycle simulator does not drive handshakes), timed only (``None`` for zero delay: a 4 x 4 INT
+    tile runs at about 10 s per cycle either way here), on STREAM_BEATS beats."""
+    if unit.protocol == "stream":
+        return STREAM_BEATS if timed else None
+    if not timed:
         return GATE_CYCLES
     return min(GATE_CYCLES, max(100, TIMED_PRODUCTS // max(1, unit.per)))
 
