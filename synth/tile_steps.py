@@ -61,6 +61,10 @@ def measure(tile, params, work, liberty=flow.DEFAULT_LIBERTY, clock_ns=10.0):
                 macs_per_cycle=per)
 
 
+def _pct(r, base, k):
+    return f"{round(100 * (r[k] / base[k] - 1), 1) + 0.0:+.1f} %"          # + 0.0: no "-0.0"
+
+
 def report_markdown(rows, meta):
     L = [f"*`make tile-steps` -> `build/tile_steps/report.md`, {meta['date']}; OSU 0.18 um, Yosys 0.70 + ABC, "
          f"OpenSTA at {meta['clock_ns']:g} ns; area and timing after synthesis (no wires).*", "",
@@ -69,9 +73,8 @@ def report_markdown(rows, meta):
     prev = {}
     for r in rows:
         base = prev.get(r["tile"]) if r["kind"] == "step" else r["against"]
-        change = (f"area {100 * (r['area_um2'] / base['area_um2'] - 1):+.1f} %, f_max "
-                  f"{100 * (r['fmax_mhz'] / base['fmax_mhz'] - 1):+.1f} %, TOPS/mm^2 "
-                  f"{100 * (r['tops_per_mm2'] / base['tops_per_mm2'] - 1):+.1f} %") if base else "-"
+        change = (f"area {_pct(r, base, 'area_um2')}, f_max {_pct(r, base, 'fmax_mhz')}, TOPS/mm^2 "
+                  f"{_pct(r, base, 'tops_per_mm2')}") if base else "-"
         label = r["label"] if r["kind"] == "step" else f"variant: {r['label']}"
         L.append(f"| {r['tile']} | {label} | {r['area_um2']:,.0f} | {r['per_lane_um2']:,.0f} | {r['fmax_mhz']:.1f} | "
                  f"{r['tops_per_mm2']:.4f} | {change} |")
