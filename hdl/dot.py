@@ -360,7 +360,8 @@ class DotProductCore(DotProductUnit):
     * ``acc_split``: 0 for ``Accumulator``, else the low bits of a ``SplitAccumulator`` (the carry between the
       parts registered; None: half the accumulator);
     * ``retime``: the stage-2 registers hold each group's two half-tree sums and its shift amount ``fa + fw``
-      (the tree's root adder moves to stage 3, the flag sum to stage 2); the same function and latency.
+      (the tree's root adder moves to stage 3, the flag sum to stage 2); the same function and latency. None:
+      wherever a group has at least two tree inputs.
 
     ``latency = 2``."""
 
@@ -369,11 +370,11 @@ class DotProductCore(DotProductUnit):
     def __init__(self, *, acc_split=0, retime=False, reset_data=True, **kwargs):
         super().__init__(**kwargs)
         self.acc_split = _check_split(acc_split, self.acc_width)
-        self.retime = check_bool("retime", retime)
+        per = self.lanes // self.sub // (2 if self.dsp_pairs else 1)        # tree inputs per group
+        self.retime = per >= 2 if retime is None else check_bool("retime", retime)    # None: where it can
         self.reset_data = check_bool("reset_data", reset_data)
         if self.acc_split == 0 and not self.reset_data:
             raise ValueError("reset_data=False needs a SplitAccumulator (acc_split > 0): Accumulator is reset")
-        per = self.lanes // self.sub // (2 if self.dsp_pairs else 1)        # tree inputs per group
         if self.retime and per < 2:
             raise ValueError(f"retime splits each group's tree in two halves: it needs at least 2 tree inputs per "
                              f"group, not {per} (lanes={self.lanes}, group_size={self.group_size}, "
@@ -469,9 +470,10 @@ class IntDotProductCore(IntDotProductUnit):
     def __init__(self, *, acc_split=0, retime=False, reset_data=True, **kwargs):
         super().__init__(**kwargs)
         self.acc_split = _check_split(acc_split, self.acc_width)
-        self.retime = check_bool("retime", retime)
+        able = self.style == "tree" and self.lanes >= 2
+        self.retime = able if retime is None else check_bool("retime", retime)          # None: where it can
         self.reset_data = check_bool("reset_data", reset_data)
-        if self.retime and (self.style != "tree" or self.lanes < 2):
+        if self.retime and not able:
             raise ValueError(f"retime splits the adder tree in two halves: it needs style='tree' and at least 2 "
                              f"lanes, not style={self.style!r}, lanes={self.lanes}")
         if self.acc_split == 0 and not self.reset_data:

@@ -149,9 +149,10 @@ class GemmTile(wiring.Component):
         The processing elements' accumulators: carry-delayed in parts of ``acc_split`` bits
         (``hdl.parts.SplitAccumulator``: the carries between them registered; default 11, three parts of a 32-bit
         sum), ``None`` two halves, 0 one ``acc_width``-bit adder (``Accumulator``).
-    retime : bool
+    retime : bool or None
         The processing elements' stage-2 registers hold each group's two half-tree sums and its shift amount
-        (``DotProductCore``): the tree's root adder moves into the shift-and-accumulate stage (default True).
+        (``DotProductCore``): the tree's root adder moves into the shift-and-accumulate stage. Default None: where
+        each group has at least two lanes (not at ``group_size = 1``).
     reset_data : bool
         Whether the reset clears the data registers (operands, partial sums, accumulators, stored blocks); by
         default (False) only the control registers are reset: every sum starts with ``load`` and ``y`` shows a
@@ -169,7 +170,7 @@ class GemmTile(wiring.Component):
     pipeline = 3            # a beat taken in cycle t is in the accumulators after cycle t + 3
 
     def __init__(self, *, rows=4, cols=4, lanes=16, group_size=16, a_base=16, a_kept=4, w_base=8, w_kept=4,
-                 acc_width=32, depth=2, buffer="shift", acc_split=11, retime=True, reset_data=False):
+                 acc_width=32, depth=2, buffer="shift", acc_split=11, retime=None, reset_data=False):
         self.rows = check_width("rows", rows, 1, 16)
         self.cols = check_width("cols", cols, 1, 16)
         self.depth = check_width("depth", depth, 1, 4)
@@ -257,7 +258,7 @@ class IntGemmTile(GemmTile):
     """
 
     def __init__(self, *, rows=4, cols=4, lanes=16, a_bits=8, b_bits=8, acc_width=32, depth=2, buffer="shift",
-                 acc_split=11, retime=True, reset_data=False):
+                 acc_split=11, retime=None, reset_data=False):
         self.rows = check_width("rows", rows, 1, 16)
         self.cols = check_width("cols", cols, 1, 16)
         self.depth = check_width("depth", depth, 1, 4)
