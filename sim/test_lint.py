@@ -19,7 +19,14 @@ def _lint(name, text, tmp_path):
     assert r.returncode == 0 and "%Warning" not in r.stderr and "%Error" not in r.stderr, r.stderr[-3000:]
 
 
-@pytest.mark.parametrize("name", [u.name for u in units()])
+def _case(u):
+    """The 8 x 8 tiles are the 4 x 4 tiles' generator at four times the size (about 40 s of lint each here): make
+    test lints the 2 x 2 and 4 x 4 tiles, make test-full these too."""
+    big = u.protocol == "stream" and u.params.get("rows", 1) * u.params.get("cols", 1) > 16
+    return pytest.param(u.name, marks=pytest.mark.slow) if big else u.name
+
+
+@pytest.mark.parametrize("name", [_case(u) for u in units()])
 def test_verilator_lint(name, tmp_path):
     _lint(name, to_verilog(get(name)), tmp_path)
 
