@@ -66,8 +66,9 @@ def _pct(r, base, k):
 
 
 def report_markdown(rows, meta):
-    L = [f"*`make tile-steps` -> `build/tile_steps/report.md`, {meta['date']}; OSU 0.18 um, Yosys 0.70 + ABC, "
-         f"OpenSTA at {meta['clock_ns']:g} ns; area and timing after synthesis (no wires).*", "",
+    L = ["# What each design change of the GEMM tile bought", "",
+         f"OSU 0.18 um, Yosys 0.70 + ABC, OpenSTA at {meta['clock_ns']:g} ns; area and timing after synthesis (no "
+         f"wires); {meta['date']}.", "",
          "| tile | step | area (um^2) | per lane (um^2) | f_max (MHz) | TOPS/mm^2 at f_max | change |",
          "|---|---|---|---|---|---|---|"]
     prev = {}
