@@ -169,6 +169,16 @@ class _Trees(wiring.Component):
         return m
 
 
+def _sum_groups(m, outs, width):
+    """The groups' shifted sums added by an ``AdderTree`` (submodule ``combine``); one group's as it is."""
+    if len(outs) == 1:
+        return outs[0]
+    t = AdderTree(len(outs), width)
+    m.submodules.combine = t
+    m.d.comb += [t.i[s].eq(o) for s, o in enumerate(outs)]
+    return t.o
+
+
 class _GroupShifters(wiring.Component):
     """One signed barrel shifter per sub-group by ``fa_s + fw_s``, then the sum of the ``S`` shifted values."""
 
@@ -186,14 +196,20 @@ class _GroupShifters(wiring.Component):
             m.submodules[f"group{s}"] = sh
             m.d.comb += [sh.i.eq(self.i[s]), sh.amount.eq(self.fa[s] + self.fw[s])]
             outs.append(sh.o)
-        if self.sub == 1:
-            m.d.comb += self.o.eq(outs[0])
-        else:
-            t = AdderTree(self.sub, self.width + self.max_shift)
-            m.submodules.combine = t
-            m.d.comb += [t.i[s].eq(outs[s]) for s in range(self.sub)]
-            m.d.comb += self.o.eq(t.o)
+        m.d.comb += self.o.eq(_sum_groups(m, outs, self.width + self.max_shift))
         return m
+
+
+def _element_options(pe, acc_split, retime, reset_data, able, why):
+    """The tile's element options on core ``pe`` (``DotProductCore``, ``IntDotProductCore``), checked: ``retime``
+    None means ``able``; ``why`` is the error when retiming was asked for and is not ``able``."""
+    pe.acc_split = _check_split(acc_split, pe.acc_width)
+    pe.retime = able if retime is None else check_bool("retime", retime)
+    pe.reset_data = check_bool("reset_data", reset_data)
+    if pe.retime and not able:
+        raise ValueError(why)
+    if pe.acc_split == 0 and not pe.reset_data:
+        raise ValueError("reset_data=False needs a SplitAccumulator (acc_split > 0): Accumulator is reset")
 
 
 def _check_split(split, acc_width):
@@ -225,13 +241,7 @@ class _PairShifters(wiring.Component):
             m.submodules[f"group{s}"] = sh
             m.d.comb += [sh.i.eq(pair), sh.amount.eq(self.amount[s])]
             outs.append(sh.o)
-        if self.sub == 1:
-            m.d.comb += self.o.eq(outs[0])
-        else:
-            t = AdderTree(self.sub, self.width + 1 + self.max_shift)
-            m.submodules.combine = t
-            m.d.comb += [t.i[s].eq(outs[s]) for s in range(self.sub)]
-            m.d.comb += self.o.eq(t.o)
+        m.d.comb += self.o.eq(_sum_groups(m, outs, self.width + 1 + self.max_shift))
         return m
 
 
@@ -369,16 +379,11 @@ class DotProductCore(DotProductUnit):
 
     def __init__(self, *, acc_split=0, retime=False, reset_data=True, **kwargs):
         super().__init__(**kwargs)
-        self.acc_split = _check_split(acc_split, self.acc_width)
         per = self.lanes // self.sub // (2 if self.dsp_pairs else 1)        # tree inputs per group
-        self.retime = per >= 2 if retime is None else check_bool("retime", retime)    # None: where it can
-        self.reset_data = check_bool("reset_data", reset_data)
-        if self.acc_split == 0 and not self.reset_data:
-            raise ValueError("reset_data=False needs a SplitAccumulator (acc_split > 0): Accumulator is reset")
-        if self.retime and per < 2:
-            raise ValueError(f"retime splits each group's tree in two halves: it needs at least 2 tree inputs per "
-                             f"group, not {per} (lanes={self.lanes}, group_size={self.group_size}, "
-                             f"dsp_pairs={self.dsp_pairs})")
+        _element_options(self, acc_split, retime, reset_data, per >= 2,
+                         f"retime splits each group's tree in two halves: it needs at least 2 tree inputs per "
+                         f"group, not {per} (lanes={self.lanes}, group_size={self.group_size}, "
+                         f"dsp_pairs={self.dsp_pairs})")
 
     def elaborate(self, platform):
         m = Module()
@@ -469,15 +474,9 @@ class IntDotProductCore(IntDotProductUnit):
 
     def __init__(self, *, acc_split=0, retime=False, reset_data=True, **kwargs):
         super().__init__(**kwargs)
-        self.acc_split = _check_split(acc_split, self.acc_width)
-        able = self.style == "tree" and self.lanes >= 2
-        self.retime = able if retime is None else check_bool("retime", retime)          # None: where it can
-        self.reset_data = check_bool("reset_data", reset_data)
-        if self.retime and not able:
-            raise ValueError(f"retime splits the adder tree in two halves: it needs style='tree' and at least 2 "
-                             f"lanes, not style={self.style!r}, lanes={self.lanes}")
-        if self.acc_split == 0 and not self.reset_data:
-            raise ValueError("reset_data=False needs a SplitAccumulator (acc_split > 0): Accumulator is reset")
+        _element_options(self, acc_split, retime, reset_data, self.style == "tree" and self.lanes >= 2,
+                         f"retime splits the adder tree in two halves: it needs style='tree' and at least 2 "
+                         f"lanes, not style={self.style!r}, lanes={self.lanes}")
 
     def elaborate(self, platform):
         m = Module()
