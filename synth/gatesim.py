@@ -80,7 +80,8 @@ def _stream_testbench(unit, counts, expect, half_period_ns):
     until its beats run out), every output stream is ready; handshakes are sampled half a nanosecond before the
     rising edge, when the unit's cell delays have settled. ``out.txt``: one line per output handshake (stream
     index, payload), ``# inputs <cycle>`` when every input beat has been taken, ``# cycles <n>`` at the end.
-    ``counts``: beats per input stream; ``expect``: output beats in all (the run ends when they are out)."""
+    ``counts``: beats per input stream; ``expect``: output beats in all (the run ends when they are out and every
+    input beat has been taken)."""
     ins = [st for st in unit.streams if st.is_input]
     outs = [st for st in unit.streams if not st.is_input]
     limit = 4 * max(counts.values()) + 1000
@@ -133,8 +134,8 @@ endmodule
 
 
 def _simulate_stream(unit, gl, netlist, models, source, cycles, timed, period_ns):
-    """A stream unit's gate-level run (see the module doc); returns what ``simulate`` returns, toggles counted up to
-    the cycle the last input beat is taken."""
+    """A stream unit's gate-level run in Icarus (see the module doc), every output beat checked against the golden
+    model; returns ``(beats, cycle the last input beat was taken, output beats checked, input beats)``."""
     # the first ``cycles`` beats (a job cut short gives no output, in the golden model as in the unit)
     beats = {k: {f: np.asarray(v)[:cycles] for f, v in b.items()}
              for k, b in unit.stimulus(source, cycles, seed=SEED).items()}
@@ -144,7 +145,7 @@ def _simulate_stream(unit, gl, netlist, models, source, cycles, timed, period_ns
     if not any(st.check(exp[st.name], unit.name) for st in outs):
         raise ToolError(f"{unit.name}: the first {cycles} input beats complete no job, so no output could be "
                         "checked; simulate more cycles")
-    n_in = {st.name: unit.check_beats(beats)[st.name] for st in ins}
+    n_in = unit.check_beats(beats)                       # beats per input stream
     for st in ins:
         (gl / f"{st.name}.hex").write_text("".join(f"{x:x}\n" for x in st.pack(beats[st.name])))
     want = {k: st.pack(exp[st.name]) if st.check(exp[st.name], unit.name) else [] for k, st in enumerate(outs)}

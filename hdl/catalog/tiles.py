@@ -203,7 +203,8 @@ register(headline(gemm_tile_unit("tile4x4_w4a4", 4, 4, 16, 16, A4, W4, "QRazor W
                         "linear and Q x K^T")))
 register(gemm_tile_unit("tile2x2_w4a4", 2, 2, 16, 16, A4, W4, "QRazor W4A4 tile 2x2x16",
                         "QRazor W4A4 GEMM tile: 2 x 2 dot-product units of 16 lanes, g=16, streams, linear and "
-                        "Q x K^T (the largest tile qflow places and routes here in a session: make pnr)",
+                        "Q x K^T (make pnr-tile places and routes it: the 4 x 4 tile's placement alone takes hours "
+                        "here)",
                         cocotb=False))
 register(gemm_tile_unit("tile4x4_w4a8", 4, 4, 16, 16, A8, W4, "QRazor W4A8 tile 4x4x16",
                         "QRazor W4A8 GEMM tile: 4 x 4 dot-product units of 16 lanes, g=16, streams, "
