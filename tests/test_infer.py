@@ -124,3 +124,19 @@ def test_matmul_exact_both_paths():
         assert G.matmul_exact(a, b).tolist() == want
     with pytest.raises(ValueError, match="expected a: M x K and b: N x K"):
         G.matmul_exact(np.zeros((2, 3), np.int64), np.zeros((2, 4), np.int64))
+
+
+def test_tile_figures_take_the_timed_gate_level_power(tmp_path):
+    """The system table's power is the timed gate-level figure where the synthesis report has one (it sits at the
+    unit's top level, beside ``gate_level``), else OpenSTA's; a report without the tile gives None."""
+    unit = dict(name="t", area_um2=1e6, fmax_mhz=200.0, power_mw=1806.0,
+                gate_level_timed=dict(power_mw=480.3))
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(dict(meta=dict(clock_ns=10.0), units=[unit])))
+    f = infer.tile_figures("t", path)
+    assert (f["power_mw"], f["power_from"]) == (480.3, "gate-level timed")
+    del unit["gate_level_timed"]
+    path.write_text(json.dumps(dict(meta=dict(clock_ns=10.0), units=[unit])))
+    f = infer.tile_figures("t", path)
+    assert (f["power_mw"], f["power_from"]) == (1806.0, "OpenSTA (real-trace activity)")
+    assert infer.tile_figures("other", path) is None
